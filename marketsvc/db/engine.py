@@ -1,0 +1,103 @@
+"""Engine and session set-up, shared by the whole service.
+
+One AsyncEngine per process, opened by the app's lifespan (or the CLI) and
+reached through get_engine() / get_sessionmaker(). Keeping it behind two
+functions lets tests point the service at a temporary database.
+"""
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+# How long a SQLite writer waits for the write lock before giving up.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Connections the service keeps open, and how long a request waits for one
+# before it gets a 503 (see server.py).
+POOL_SIZE = 10
+POOL_MAX_OVERFLOW = 10
+POOL_TIMEOUT_S = 10.0
+
+_engine: AsyncEngine | None = None
+_sessionmaker: async_sessionmaker[AsyncSession] | None = None
+
+
+def is_sqlite(engine: AsyncEngine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def create_engine(url: str, *, echo: bool = False, pool_size: int = POOL_SIZE) -> AsyncEngine:
+    """Build an AsyncEngine for `url`, with SQLite made safe for concurrent use."""
+    parsed = make_url(url)
+    options = {}
+    if not (parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")):
+        options = {
+            "pool_size": pool_size,
+            "max_overflow": POOL_MAX_OVERFLOW,
+            "pool_timeout": POOL_TIMEOUT_S,
+        }
+    engine = create_async_engine(parsed, echo=echo, **options)
+    if is_sqlite(engine):
+        _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def on_connect(dbapi_connection, _record):
+        # Python's sqlite3 driver opens transactions lazily and in its own
+        # way; switch that off and let SQLAlchemy say BEGIN (see on_begin).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")  # off by default in SQLite
+        cursor.execute("PRAGMA journal_mode = WAL")  # readers never block the writer
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def on_begin(connection):
+        # A transaction that will write takes the write lock up front
+        # (BEGIN IMMEDIATE), so it waits its turn on busy_timeout instead of
+        # failing with "database is locked" when it upgrades from reading.
+        if connection.get_execution_options().get("sqlite_write"):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")
+
+
+def writer(engine: AsyncEngine) -> AsyncEngine:
+    """The same engine and pool, for transactions that write."""
+    return engine.execution_options(sqlite_write=True)
+
+
+def open_database(url: str, *, echo: bool = False) -> AsyncEngine:
+    """Create the process's engine and session factory."""
+    global _engine, _sessionmaker
+    _engine = create_engine(url, echo=echo)
+    # expire_on_commit=False: objects stay readable after commit without a
+    # new round trip, which async code cannot do implicitly.
+    _sessionmaker = async_sessionmaker(_engine, expire_on_commit=False)
+    return _engine
+
+
+async def close_database() -> None:
+    global _engine, _sessionmaker
+    if _engine is not None:
+        await _engine.dispose()
+    _engine = _sessionmaker = None
+
+
+def get_engine() -> AsyncEngine:
+    if _engine is None:
+        raise RuntimeError("the database is not open: call open_database() first")
+    return _engine
+
+
+def get_sessionmaker() -> async_sessionmaker[AsyncSession]:
+    if _sessionmaker is None:
+        raise RuntimeError("the database is not open: call open_database() first")
+    return _sessionmaker

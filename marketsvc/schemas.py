@@ -1,0 +1,91 @@
+"""Request and response bodies: what the HTTP API accepts and returns."""
+
+from collections import Counter
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
+
+# Ids are PostgreSQL INTEGERs on every engine: 1 .. 2**31 - 1. Anything else
+# can never exist, so it is refused as invalid (422) before any query runs.
+MAX_ID = 2**31 - 1
+MAX_QUANTITY = 10_000
+MAX_IDS_PER_REQUEST = 1000
+
+# Strict: "3", 3.0 and true are not ids.
+Id = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
+Quantity = Annotated[int, Field(strict=True, ge=1, le=MAX_QUANTITY)]
+
+# Money is an exact Decimal inside the service and a JSON number outside
+# (25.5, not "25.50"). The float is made only at the very end, from a value
+# already exact to the cent, so 3 x 0.10 is shown as 0.3.
+Money = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+
+
+class Strict(BaseModel):
+    """Unknown fields are an error rather than silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class AddressOut(BaseModel):
+    flat_number: int
+    post_code: int
+
+
+class CustomerOut(BaseModel):
+    id: int
+    name: str
+    address: AddressOut
+
+
+class OrderLineOut(BaseModel):
+    item_id: int
+    name: str
+    price: Money
+    quantity: int
+    total: Money
+
+
+class OrderOut(BaseModel):
+    order_id: int
+    order_time: datetime
+    items: list[OrderLineOut]
+    total: Money
+
+
+class OrderWithCustomerOut(OrderOut):
+    customer_id: int
+
+
+class OrderTotalOut(BaseModel):
+    order_id: int
+    total: Money
+
+
+class OrdersTotalIn(Strict):
+    orders: list[Id] = Field(min_length=1, max_length=MAX_IDS_PER_REQUEST)
+
+
+class NewOrderLine(Strict):
+    id: Id
+    quantity: Quantity
+
+
+class NewOrderIn(Strict):
+    customer_id: Id
+    items: list[NewOrderLine] = Field(min_length=1, max_length=MAX_IDS_PER_REQUEST)
+
+    @field_validator("items")
+    @classmethod
+    def no_duplicate_items(cls, items: list[NewOrderLine]) -> list[NewOrderLine]:
+        counts = Counter(line.id for line in items)
+        duplicates = sorted(item_id for item_id, count in counts.items() if count > 1)
+        if duplicates:
+            raise ValueError(f"each item may appear once; repeated item ids: {duplicates}")
+        return items
+
+
+class NewOrderOut(BaseModel):
+    order_id: int

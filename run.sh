@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Every command an attendee needs. Run ./run.sh with no argument for the list.
+# The first command that needs Python creates .venv and installs what the
+# requirements files name; later runs reinstall only when those files change.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+VENV=.venv
+PY=$VENV/bin/python
+BASE_URL="http://${MARKETSVC_HOST:-127.0.0.1}:${MARKETSVC_PORT:-9090}"
+
+find_python() {
+  local candidate
+  for candidate in python3.13 python3.12 python3.11 python3; do
+    if command -v "$candidate" >/dev/null 2>&1 &&
+      "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+      echo "$candidate"
+      return
+    fi
+  done
+  echo "run.sh: Python 3.11 or newer is needed; found none on PATH" >&2
+  exit 1
+}
+
+setup() {
+  if [ ! -x "$PY" ]; then
+    local python
+    python=$(find_python)
+    echo "Creating $VENV with $($python --version)"
+    "$python" -m venv "$VENV"
+  fi
+  local wanted
+  wanted=$(cat requirements*.txt | "$PY" -c 'import hashlib, sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')
+  if [ "$(cat "$VENV/.requirements-hash" 2>/dev/null)" != "$wanted" ]; then
+    echo "Installing dependencies into $VENV (once, or when requirements change)"
+    "$PY" -m pip install --quiet --disable-pip-version-check --upgrade pip
+    "$PY" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+    echo "$wanted" >"$VENV/.requirements-hash"
+  fi
+}
+
+# call METHOD PATH [JSON]: one HTTP request to the running service, printed.
+call() {
+  local method=$1 path=$2 body=${3:-}
+  echo "$method $path $body" >&2
+  if command -v curl >/dev/null 2>&1; then
+    if [ -n "$body" ]; then
+      curl -sS -X "$method" -H 'Content-Type: application/json' -d "$body" "$BASE_URL$path"
+    else
+      curl -sS -X "$method" "$BASE_URL$path"
+    fi
+    echo
+  else
+    "$PY" - "$method" "$BASE_URL$path" "$body" <<'PYEOF'
+import sys, urllib.error, urllib.request
+method, url, body = sys.argv[1:]
+request = urllib.request.Request(url, data=body.encode() or None, method=method,
+                                 headers={"Content-Type": "application/json"})
+try:
+    with urllib.request.urlopen(request) as response:
+        print(response.read().decode())
+except urllib.error.HTTPError as error:
+    print(error.read().decode())
+PYEOF
+  fi
+}
+
+usage() {
+  cat <<'USAGE'
+Usage: ./run.sh COMMAND [ARGS]
+
+Set-up and service
+  run                 serve Marketplace on 127.0.0.1:9090 (creates .venv on first use)
+  test                ruff (lint, format) and the whole test suite
+  setup               create .venv and install the dependencies only
+  reset               drop the database's tables and load marketdb.sql again
+  seed [N] [M]        add N generated customers and M orders (default 1000 and 5000)
+  bench [NAME]        run the benchmarks in bench/ (streaming, fanout, throughput, writes)
+
+Workshop
+  steps [--force] [--push REMOTE]   build (or refresh) the step branches from main
+  check               on a step branch: which exercises are done, which are left
+  docs                serve the course on http://127.0.0.1:8000
+
+Talk to the running service (in a second terminal)
+  customers           GET  /api/customers
+  custorders [ID]     GET  /api/orders/ID                      (default 1)
+  ordertotal [ID]     GET  /api/order_total/ID                 (default 1)
+  orderstotal [IDS]   GET  /api/orders_total  {"orders": [...]} (default 1,2,3)
+  ordersbet [B] [A]   GET  /api/orders_between_dates/B/A       (orders between A and B)
+  neworder [CUST] [ITEM:QTY ...]  POST /api/add_new_order      (default 1 1:2 3:1)
+USAGE
+}
+
+command=${1:-help}
+[ $# -gt 0 ] && shift
+
+case "$command" in
+  setup) setup ;;
+  run)
+    setup
+    exec "$PY" -m marketsvc serve
+    ;;
+  test)
+    setup
+    "$PY" -m ruff check .
+    "$PY" -m ruff format --check .
+    exec "$PY" -m pytest "$@"
+    ;;
+  reset)
+    setup
+    exec "$PY" -m marketsvc init-db --reset
+    ;;
+  seed)
+    setup
+    exec "$PY" -m marketsvc seed --customers "${1:-1000}" --orders "${2:-5000}"
+    ;;
+  bench)
+    setup
+    exec "$PY" -m bench "$@"
+    ;;
+  steps)
+    setup
+    exec "$PY" tools/steps.py build "$@"
+    ;;
+  check)
+    setup
+    exec "$PY" tools/steps.py check "$@"
+    ;;
+  docs)
+    setup
+    exec "$PY" -m mkdocs serve --dev-addr 127.0.0.1:8000
+    ;;
+  customers) call GET /api/customers ;;
+  custorders) call GET "/api/orders/${1:-1}" ;;
+  ordertotal) call GET "/api/order_total/${1:-1}" ;;
+  orderstotal) call GET /api/orders_total "{\"orders\": [${1:-1,2,3}]}" ;;
+  ordersbet) call GET "/api/orders_between_dates/${1:-2024-03-31}/${2:-2024-03-01}" ;;
+  neworder)
+    customer=${1:-1}
+    [ $# -gt 0 ] && shift
+    [ $# -eq 0 ] && set -- 1:2 3:1
+    lines=()
+    for pair in "$@"; do
+      lines+=("{\"id\": ${pair%%:*}, \"quantity\": ${pair##*:}}")
+    done
+    items=$(IFS=,; echo "${lines[*]}")
+    call POST /api/add_new_order "{\"customer_id\": $customer, \"items\": [$items]}"
+    ;;
+  help | -h | --help) usage ;;
+  *)
+    echo "run.sh: unknown command '$command'" >&2
+    usage >&2
+    exit 2
+    ;;
+esac
