@@ -1,0 +1,176 @@
+"""Fixtures shared by the service's tests.
+
+Every test gets a database of its own: a fresh SQLite file, and, when
+MARKETSVC_TEST_DATABASE_URL names a PostgreSQL server, the same test again on
+a fresh PostgreSQL database that is dropped afterwards.
+"""
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from marketsvc.config import REPO_ROOT, Settings
+from marketsvc.db.schema import TABLES
+from marketsvc.server import create_app
+
+PG_ENV = "MARKETSVC_TEST_DATABASE_URL"
+
+
+def pytest_report_header() -> str:
+    if os.environ.get(PG_ENV):
+        where = make_url(os.environ[PG_ENV]).render_as_string(hide_password=True)
+        return f"PostgreSQL tests: on, against {where}"
+    return f"PostgreSQL tests: off ({PG_ENV} is not set); SQLite only"
+
+
+def _run(coro):
+    return asyncio.run(coro)
+
+
+async def _admin(url: str, statement: str) -> None:
+    # CREATE/DROP DATABASE cannot run inside a transaction.
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path: Path) -> Iterator[str]:
+    """An async URL of an empty database that only this test uses."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+        return
+    server = os.environ.get(PG_ENV)
+    if not server:
+        pytest.skip(f"PostgreSQL: set {PG_ENV} to run this test on a PostgreSQL server too")
+    name = f"marketsvc_test_{uuid.uuid4().hex[:12]}"
+    _run(_admin(server, f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        _run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    """A client of an app on the test's database (lifespan loads the sample data)."""
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+async def _snapshot(url: str) -> dict[str, list[tuple]]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return {
+                table: [tuple(row) for row in await conn.execute(text(f"SELECT * FROM {table}"))]
+                for table in TABLES
+            }
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def snapshot(database_url: str):
+    """snapshot() -> every row of every table, to prove a request changed nothing."""
+
+    def take() -> dict[str, list[tuple]]:
+        rows = _run(_snapshot(database_url))
+        return {table: sorted(values) for table, values in rows.items()}
+
+    return take
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    """marketsvc served by a real uvicorn process on a free loopback port."""
+
+    def __init__(self, database_url: str, env: dict[str, str] | None = None):
+        self.database_url = database_url
+        self.extra_env = env or {}
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "LiveServer":
+        env = {
+            **os.environ,
+            "MARKETSVC_DATABASE_URL": self.database_url,
+            "MARKETSVC_PORT": str(self.port),
+            **self.extra_env,
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "marketsvc", "serve"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.process.stderr.read().decode()}")
+            try:
+                if httpx.get(self.url + "/", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError("server did not start within 20 s")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process and self.process.stderr:
+            self.process.stderr.close()
+
+
+@pytest.fixture
+def live_server(database_url: str) -> Iterator[LiveServer]:
+    server = LiveServer(database_url).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def engine_pool_checked_in():
+    """check() asserts that the service's pool has every connection back."""
+    from marketsvc.db.engine import get_engine
+
+    def check() -> None:
+        pool = get_engine().pool
+        assert pool.checkedout() == 0, f"connections still checked out: {pool.status()}"
+
+    return check
