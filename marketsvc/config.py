@@ -23,7 +23,13 @@ class Settings:
         return cls(
             database_url=env.get("MARKETSVC_DATABASE_URL") or DEFAULT_DATABASE_URL,
             host=env.get("MARKETSVC_HOST") or "127.0.0.1",
-            port=int(env.get("MARKETSVC_PORT") or 9090),
+            port=_port(env.get("MARKETSVC_PORT") or "9090"),
             echo=env.get("MARKETSVC_ECHO", "0").lower() in {"1", "true", "yes"},
             query_token=env.get("MARKETSVC_QUERY_TOKEN") or None,
         )
+
+
+def _port(value: str) -> int:
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise ValueError(f"MARKETSVC_PORT must be a port number, got {value!r}")
+    return int(value)

@@ -15,7 +15,7 @@ import anyio
 from sqlalchemy import Executable, Row, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from marketsvc.db.engine import get_engine, writer
+from marketsvc.db.engine import get_engine, write_transaction
 from marketsvc.db.models import Address, Customer, Item, Order, OrderItem
 
 # Rows fetched from the cursor per round trip while streaming.
@@ -51,7 +51,7 @@ async def execute_insert_query(
     a larger transaction that the caller commits.
     """
     if conn is None:
-        async with writer(get_engine()).begin() as own_conn:
+        async with write_transaction() as own_conn:
             return await execute_insert_query(statement, params, conn=own_conn)
     result = await conn.execute(statement, params)
     return result.first() if result.returns_rows else None
@@ -243,7 +243,7 @@ async def add_new_order(customer_id: int, items: list[tuple[int, int]]) -> int:
     whole order is stored or nothing is. Returns the new order's id.
     """
     item_ids = [item_id for item_id, _ in items]
-    async with writer(get_engine()).begin() as conn:
+    async with write_transaction() as conn:
         customer = await conn.scalar(select(Customer.id).where(Customer.id == customer_id))
         if customer is None:
             raise NotFound(f"customer {customer_id} does not exist")

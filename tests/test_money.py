@@ -31,7 +31,9 @@ def test_three_times_ten_cents_is_thirty_cents_everywhere(client, dime):
     )
     order_id = response.json()["order_id"]
 
-    assert client.get(f"/api/order_total/{order_id}").text == f'{{"order_id":{order_id},"total":0.3}}'
+    assert (
+        client.get(f"/api/order_total/{order_id}").text == f'{{"order_id":{order_id},"total":0.3}}'
+    )
 
     (order,) = [o for o in client.get("/api/orders/2").json() if o["order_id"] == order_id]
     assert order["items"][0]["price"] == 0.1

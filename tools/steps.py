@@ -25,6 +25,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
@@ -241,6 +242,16 @@ def parse_step(src: Source, number: int, folder: str) -> Step:
 
     if unknown := set(data) - STEP_KEYS:
         raise StepsError(f"{path}: unknown keys {sorted(unknown)}")
+    for table in ("base", "solved"):
+        if unknown := set(data.get(table, {})) - {"remove"}:
+            raise StepsError(f"{path}: unknown keys in [{table}]: {sorted(unknown)}")
+
+    def removals(table: dict) -> tuple[str, ...]:
+        paths = table.get("remove", [])
+        if not (isinstance(paths, list) and all(isinstance(p, str) for p in paths)):
+            raise StepsError(f"{path}: `remove` is a list of paths")
+        return tuple(paths)
+
     step = Step(
         number=number,
         folder=folder,
@@ -250,9 +261,9 @@ def parse_step(src: Source, number: int, folder: str) -> Step:
         page=required("page", str),
         exercises=parse_exercises(path, data.get("exercise", [])),
         remove={
-            "": tuple(data.get("remove", [])),
-            "base": tuple(data.get("base", {}).get("remove", [])),
-            "solved": tuple(data.get("solved", {}).get("remove", [])),
+            "": removals(data),
+            "base": removals(data.get("base", {})),
+            "solved": removals(data.get("solved", {})),
         },
     )
     if not step.branch.startswith(f"step-{number}-"):
@@ -264,8 +275,9 @@ def parse_step(src: Source, number: int, folder: str) -> Step:
 def parse_exercises(path: str, tables: list) -> tuple[Exercise, ...]:
     exercises = []
     for table in tables:
-        if not all(isinstance(table.get(key), str) for key in ("name", "summary", "hint")):
-            raise StepsError(f"{path}: every [[exercise]] needs a name, a summary and a hint")
+        keys = {"name", "summary", "hint"}
+        if set(table) != keys or not all(isinstance(table[key], str) for key in keys):
+            raise StepsError(f"{path}: every [[exercise]] has a name, a summary and a hint only")
         exercises.append(Exercise(table["name"], table["summary"], table["hint"]))
     names = [exercise.name for exercise in exercises]
     if len(set(names)) != len(names):
@@ -770,6 +782,11 @@ def cmd_check(args: argparse.Namespace, pytest_args: list[str]) -> int:
     return report(info, outcomes)
 
 
+def say(label: str, text: str) -> None:
+    """Print text after label, wrapped to fit a terminal, aligned after it."""
+    print(textwrap.fill(text, 88, initial_indent=label, subsequent_indent=" " * len(label)))
+
+
 def report(info: dict, outcomes: Outcomes) -> int:
     """Print exercise by exercise what is done; 0 when everything passes."""
     variant = info["variant"]
@@ -784,13 +801,12 @@ def report(info: dict, outcomes: Outcomes) -> int:
         results = [
             t["outcome"] for t in outcomes.tests.values() if t["exercise"] == exercise["name"]
         ]
-        if results and all(result == "passed" for result in results):
-            print(f"  done     {exercise['name']}: {exercise['summary']}")
-            continue
-        left += 1
-        state = "to do" if results else "not run"
-        print(f"  {state:<8} {exercise['name']}: {exercise['summary']}")
-        print(f"           hint: {exercise['hint']}")
+        done = results and all(result == "passed" for result in results)
+        state = "done" if done else "to do" if results else "not run"
+        say(f"  {state:<8} ", f"{exercise['name']}: {exercise['summary']}")
+        if not done:
+            left += 1
+            say("           hint: ", exercise["hint"])
 
     others = [t["outcome"] for t in outcomes.tests.values() if t["exercise"] not in names]
     broken = others.count("failed") + len(outcomes.errors)

@@ -5,9 +5,14 @@ reached through get_engine() / get_sessionmaker(). Keeping it behind two
 functions lets tests point the service at a temporary database.
 """
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -24,6 +29,7 @@ POOL_TIMEOUT_S = 10.0
 
 _engine: AsyncEngine | None = None
 _sessionmaker: async_sessionmaker[AsyncSession] | None = None
+_write_lock = asyncio.Lock()
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:
@@ -74,10 +80,30 @@ def writer(engine: AsyncEngine) -> AsyncEngine:
     return engine.execution_options(sqlite_write=True)
 
 
+@asynccontextmanager
+async def write_transaction(engine: AsyncEngine | None = None) -> AsyncIterator[AsyncConnection]:
+    """A transaction that writes: committed at the end, rolled back on error.
+
+    SQLite lets one transaction write at a time. Writers of this process
+    queue on an asyncio.Lock, which wakes the next one the moment the lock is
+    free; left to SQLite's busy handler they would sleep and retry in steps
+    of up to 100 ms, and a burst of orders would crawl. Other processes are
+    still kept in order by BEGIN IMMEDIATE and busy_timeout.
+    """
+    engine = engine or get_engine()
+    if not is_sqlite(engine):
+        async with engine.begin() as conn:
+            yield conn
+        return
+    async with _write_lock, writer(engine).begin() as conn:
+        yield conn
+
+
 def open_database(url: str, *, echo: bool = False) -> AsyncEngine:
     """Create the process's engine and session factory."""
-    global _engine, _sessionmaker
+    global _engine, _sessionmaker, _write_lock
     _engine = create_engine(url, echo=echo)
+    _write_lock = asyncio.Lock()
     # expire_on_commit=False: objects stay readable after commit without a
     # new round trip, which async code cannot do implicitly.
     _sessionmaker = async_sessionmaker(_engine, expire_on_commit=False)

@@ -6,7 +6,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from marketsvc.config import REPO_ROOT
-from marketsvc.db.engine import writer
+from marketsvc.db.engine import write_transaction
 from marketsvc.db.models import Base
 
 SCHEMA_FILE: Path = REPO_ROOT / "marketdb.sql"
@@ -66,7 +66,7 @@ async def init_db(engine: AsyncEngine, *, reset: bool = False) -> bool:
     Returns True when it loaded marketdb.sql. Existing data is never touched
     unless `reset` is true, which drops the service's tables first.
     """
-    async with writer(engine).begin() as conn:
+    async with write_transaction(engine) as conn:
         present = await existing_tables(conn)
         if reset and present:
             await conn.run_sync(Base.metadata.drop_all)

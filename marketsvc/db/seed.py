@@ -7,7 +7,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tqdm import tqdm
 
-from marketsvc.db.engine import writer
+from marketsvc.db.engine import write_transaction
 from marketsvc.db.models import Address, Customer, Item, Order, OrderItem
 from marketsvc.db.schema import sync_id_sequences
 
@@ -28,7 +28,7 @@ async def seed(engine: AsyncEngine, *, customers: int, orders: int, random_seed:
     transaction, so a failed seed leaves the database as it was.
     """
     rng = random.Random(random_seed)
-    async with writer(engine).begin() as conn:
+    async with write_transaction(engine) as conn:
         item_ids = list(await conn.scalars(select(Item.id)))
         first_customer = await _next_id(conn, Customer.id)
         first_address = await _next_id(conn, Address.id)

@@ -1,6 +1,10 @@
 """The HTTP API, route by route, on the sample data of marketdb.sql."""
 
 import pytest
+from fastapi.testclient import TestClient
+
+from marketsvc.config import Settings
+from marketsvc.server import create_app
 
 ORDER_1 = {
     "order_id": 1,
@@ -17,6 +21,12 @@ ORDER_3 = {
     "items": [{"item_id": 3, "name": "Bread", "price": 10.5, "quantity": 2, "total": 21.0}],
     "total": 21.0,
 }
+
+
+def test_start_up_loads_marketdb_sql_into_an_empty_database(tmp_path):
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'empty'}"))
+    with TestClient(app) as client:
+        assert [c["id"] for c in client.get("/api/customers").json()] == [1, 2, 3]
 
 
 def test_root(client):

@@ -1,0 +1,1 @@
+"""Database plumbing: the ORM models."""
