@@ -174,3 +174,24 @@ def engine_pool_checked_in():
         assert pool.checkedout() == 0, f"connections still checked out: {pool.status()}"
 
     return check
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Say plainly whether the PostgreSQL half of the suite ran."""
+    ran = skipped = 0
+    for outcome in ("passed", "failed", "error", "skipped"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if "[postgresql" in getattr(report, "nodeid", "") or "-postgresql" in getattr(
+                report, "nodeid", ""
+            ):
+                if outcome == "skipped":
+                    skipped += 1
+                else:
+                    ran += 1
+    if os.environ.get(PG_ENV):
+        terminalreporter.write_line(f"PostgreSQL: {ran} tests ran on PostgreSQL.")
+    else:
+        terminalreporter.write_line(
+            f"PostgreSQL: not tested; {skipped} tests skipped because {PG_ENV} is not set "
+            "and no server answered on 127.0.0.1:5432."
+        )

@@ -105,7 +105,8 @@ def test_build_refuses_a_dirty_tree_unless_forced(attendee: Path):
 
 def test_build_refuses_to_drop_an_attendees_commit_unless_forced(attendee: Path):
     assert run_steps(attendee, "build").returncode == 0
-    git(attendee, "checkout", "--quiet", "step-2-sqlalchemy-base")
+    branch = steps.branch_names(attendee)[1]
+    git(attendee, "checkout", "--quiet", branch)
     (attendee / "answer.py").write_text("my answer\n")
     git(attendee, "add", "answer.py")
     git(attendee, "commit", "--quiet", "--message=my work")
@@ -113,12 +114,12 @@ def test_build_refuses_to_drop_an_attendees_commit_unless_forced(attendee: Path)
 
     refused = run_steps(attendee, "build")
     assert refused.returncode != 0
-    assert "step-2-sqlalchemy-base" in refused.stderr
+    assert branch in refused.stderr
     assert step_branches(attendee) == before
 
     forced = run_steps(attendee, "build", "--force")
     assert forced.returncode == 0, forced.stderr
-    assert git(attendee, "rev-parse", "HEAD") == step_branches(attendee)["step-2-sqlalchemy-base"]
+    assert git(attendee, "rev-parse", "HEAD") == step_branches(attendee)[branch]
     assert git(attendee, "status", "--porcelain") == ""
     assert not (attendee / "answer.py").exists()  # still in git reflog
 
@@ -127,7 +128,8 @@ def test_build_moves_the_checked_out_step_branch_with_the_files(
     attendee: Path, snapshot: Path, tmp_path: Path
 ):
     assert run_steps(attendee, "build").returncode == 0
-    git(attendee, "checkout", "--quiet", "step-3-orms-base")
+    branch = steps.branch_names(attendee)[-1]
+    git(attendee, "checkout", "--quiet", branch)
     # An instructor fixes main; the attendee fetches it without leaving the step.
     instructor = clone(snapshot, tmp_path / "instructor")
     (instructor / "README.md").write_text("fixed\n")
@@ -136,9 +138,9 @@ def test_build_moves_the_checked_out_step_branch_with_the_files(
 
     result = run_steps(attendee, "build")
     assert result.returncode == 0, result.stderr
-    assert "step-3-orms-base" in result.stdout and "updated" in result.stdout
-    assert git(attendee, "symbolic-ref", "--short", "HEAD") == "step-3-orms-base"
-    assert git(attendee, "rev-parse", "HEAD") == step_branches(attendee)["step-3-orms-base"]
+    assert f"{branch}  updated" in result.stdout
+    assert git(attendee, "symbolic-ref", "--short", "HEAD") == branch
+    assert git(attendee, "rev-parse", "HEAD") == step_branches(attendee)[branch]
     assert git(attendee, "status", "--porcelain") == ""
     assert (attendee / "README.md").read_text() == "fixed\n"
 
@@ -225,9 +227,10 @@ def test_check_names_the_open_exercises_and_passes_when_solved(
 
     on_base = run_steps(clone(built, tmp_path / "base", "--branch", base), "check")
     assert on_base.returncode != 0, on_base.stdout
+    unwrapped = " ".join(on_base.stdout.split())
     for exercise in step.exercises:
-        assert f"to do    {exercise.name}" in on_base.stdout
-        assert exercise.hint in on_base.stdout
+        assert f"to do {exercise.name}" in unwrapped
+        assert f"hint: {exercise.hint}" in unwrapped
 
     on_solved = run_steps(clone(built, tmp_path / "solved", "--branch", solved), "check")
     assert on_solved.returncode == 0, on_solved.stdout + on_solved.stderr

@@ -176,9 +176,9 @@ def get_order_total(order_id: int) -> Decimal:
     # TODO (exercise sql-sum): this sends two statements and adds the lines up
     # in Python. Let the database do it in one:
     #     select(func.sum(OrderItem.total)).where(OrderItem.order_id == order_id)
-    # (with the hybrid from the hybrid-total exercise; func is imported from
-    # sqlalchemy) and session.scalar() it. SUM over no rows is NULL, and every
-    # order has at least one line, so a None total means NotFound.
+    # (OrderItem.total is the hybrid of the hybrid-total exercise; import func
+    # from sqlalchemy) and session.scalar() it. SUM over no rows is NULL, and
+    # every order has at least one line, so a None total means NotFound.
     with Session(get_engine()) as session:
         if session.get(Order, order_id) is None:
             raise NotFound(f"order {order_id} does not exist")
