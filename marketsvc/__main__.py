@@ -41,10 +41,10 @@ def fail(message: str) -> int:
 
 
 def run_db_command(settings: Settings, command) -> int:
-    from marketsvc.db.errors import describe_database_error
+    from marketsvc.db.errors import describe_database_error, settled
 
     try:
-        asyncio.run(command)
+        asyncio.run(settled(command))
     except Exception as exc:  # one clear line instead of a traceback wall
         return fail(describe_database_error(exc, settings.database_url))
     return 0

@@ -13,9 +13,11 @@ from typing import Any
 
 import anyio
 from sqlalchemy import Executable, Row, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import selectinload
 
-from marketsvc.db.engine import get_engine, write_transaction
+from marketsvc.db.engine import get_engine, get_sessionmaker, write_transaction
 from marketsvc.db.models import Address, Customer, Item, Order, OrderItem
 
 # Rows fetched from the cursor per round trip while streaming.
@@ -264,3 +266,128 @@ async def add_new_order(customer_id: int, items: list[tuple[int, int]]) -> int:
         ]
         await execute_insert_query(OrderItem.__table__.insert(), lines, conn=conn)
     return order_id
+
+
+# --- sessions: events, stats, items -----------------------------------------
+# The functions below take an AsyncSession (the ORM's unit of work) instead
+# of opening a connection: the caller decides how long the session lives.
+
+
+def order_json(order: Order) -> dict[str, Any]:
+    """An ORM Order (items loaded) as the API shows it, totals exact."""
+    lines = [
+        {
+            "item_id": line.item_id,
+            "name": line.item.name,
+            "price": line.item.price,
+            "quantity": line.quantity,
+            "total": line.item.price * line.quantity,
+        }
+        for line in sorted(order.items, key=lambda line: line.item_id)
+    ]
+    return {
+        "order_id": order.id,
+        "customer_id": order.customer_id,
+        "order_time": order.order_time,
+        "items": lines,
+        "total": sum((line["total"] for line in lines), Decimal("0.00")),
+    }
+
+
+async def orders_after(
+    session: AsyncSession, after_id: int, customer_id: int | None, limit: int
+) -> list[dict[str, Any]]:
+    """The next `limit` orders with id > after_id, oldest id first."""
+    statement = (
+        select(Order)
+        .where(Order.id > after_id)
+        .order_by(Order.id)
+        .limit(limit)
+        # Two more queries load every order's items and their Item rows:
+        # nothing is loaded lazily later, which async code could not do.
+        .options(selectinload(Order.items).selectinload(OrderItem.item))
+    )
+    if customer_id is not None:
+        statement = statement.where(Order.customer_id == customer_id)
+    orders = (await session.scalars(statement)).all()
+    return [order_json(order) for order in orders]
+
+
+async def count_customers(session: AsyncSession) -> int:
+    return (await session.execute(select(func.count(Customer.id)))).scalar_one()
+
+
+async def count_orders(session: AsyncSession) -> int:
+    return (await session.execute(select(func.count(Order.id)))).scalar_one()
+
+
+async def revenue(session: AsyncSession) -> Decimal:
+    total = select(func.coalesce(func.sum(LINE_TOTAL), 0)).join_from(OrderItem, Item)
+    return Decimal((await session.execute(total)).scalar_one()).quantize(Decimal("0.01"))
+
+
+async def top_item(session: AsyncSession) -> dict[str, Any] | None:
+    """The item sold in the largest quantity, over all orders."""
+    units = func.sum(OrderItem.quantity).label("quantity")
+    statement = (
+        select(Item.id, Item.name, units)
+        .join_from(OrderItem, Item)
+        .group_by(Item.id, Item.name)
+        .order_by(units.desc(), Item.id)
+        .limit(1)
+    )
+    row = (await session.execute(statement)).first()
+    return None if row is None else {"item_id": row.id, "name": row.name, "quantity": row.quantity}
+
+
+STATS = {
+    "customers": count_customers,
+    "orders": count_orders,
+    "revenue": revenue,
+    "top_item": top_item,
+}
+
+
+async def get_stats() -> dict[str, Any]:
+    """Run the independent aggregates of STATS at the same time.
+
+    Each gets a session of its own: one AsyncSession is one connection and
+    runs one statement at a time, so sharing it would serialise the queries
+    (or fail: SQLAlchemy refuses concurrent use of a session).
+    """
+    make_session = get_sessionmaker()
+
+    async def in_own_session(query) -> Any:
+        async with make_session() as session:
+            return await query(session)
+
+    async with asyncio.TaskGroup() as group:
+        tasks = {name: group.create_task(in_own_session(query)) for name, query in STATS.items()}
+    return {name: task.result() for name, task in tasks.items()}
+
+
+class Conflict(Exception):
+    """The write would break a uniqueness rule; the message says which."""
+
+
+async def list_items(session: AsyncSession) -> Sequence[Item]:
+    return (await session.scalars(select(Item).order_by(Item.id))).all()
+
+
+async def create_item(
+    session: AsyncSession, name: str, price: Decimal, description: str | None
+) -> Item:
+    """Insert an item; Conflict when the name is taken.
+
+    The database's UNIQUE constraint is the judge (a check-then-insert would
+    race with a concurrent request). After the IntegrityError the session is
+    rolled back, so the caller can go on using it.
+    """
+    item = Item(name=name, price=price, description=description)
+    session.add(item)
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise Conflict(f"an item named {name!r} already exists") from None
+    return item

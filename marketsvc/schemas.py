@@ -5,7 +5,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    field_validator,
+)
 
 # Ids are PostgreSQL INTEGERs on every engine: 1 .. 2**31 - 1. Anything else
 # can never exist, so it is refused as invalid (422) before any query runs.
@@ -89,3 +96,41 @@ class NewOrderIn(Strict):
 
 class NewOrderOut(BaseModel):
     order_id: int
+
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class ItemIn(Strict):
+    name: Name
+    # NUMERIC(10,2): at most 8 digits before the point and 2 after.
+    price: Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=2, allow_inf_nan=False)]
+    description: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class ItemOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    price: Money
+    description: str | None
+
+
+class TopItemOut(BaseModel):
+    item_id: int
+    name: str
+    quantity: int
+
+
+class StatsOut(BaseModel):
+    customers: int
+    orders: int
+    revenue: Money
+    top_item: TopItemOut | None
+
+
+class QueryIn(Strict):
+    query: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100_000)
+    ]

@@ -5,24 +5,40 @@ from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, time
 from typing import Annotated
 
-from fastapi import APIRouter, Body, FastAPI, HTTPException, Path, Request, status
-from fastapi.responses import JSONResponse
+from fastapi import (
+    APIRouter,
+    Body,
+    Depends,
+    FastAPI,
+    Header,
+    HTTPException,
+    Path,
+    Query,
+    Request,
+    status,
+)
+from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from marketsvc import db_accessor
+from marketsvc import db_accessor, events, research
 from marketsvc.config import Settings
-from marketsvc.db.engine import close_database, open_database
+from marketsvc.db.engine import close_database, get_sessionmaker, open_database
 from marketsvc.db.schema import init_db
 from marketsvc.schemas import (
     MAX_ID,
     CustomerOut,
+    ItemIn,
+    ItemOut,
     NewOrderIn,
     NewOrderOut,
     OrderOut,
     OrdersTotalIn,
     OrderTotalOut,
     OrderWithCustomerOut,
+    QueryIn,
+    StatsOut,
 )
 from marketsvc.streaming import StreamedJSON, start_stream
 
@@ -38,12 +54,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = open_database(settings.database_url, echo=settings.echo)
+        engine = open_database(
+            settings.database_url,
+            echo=settings.echo,
+            pool_size=settings.pool_size,
+            pool_timeout=settings.pool_timeout,
+        )
+        app.state.settings = settings
+        app.state.query_engine = None
         try:
             await init_db(engine)
-            app.state.settings = settings
+            if settings.query_token:
+                app.state.query_engine = research.create_query_engine(
+                    settings.query_database_url or settings.database_url,
+                    timeout=settings.query_timeout,
+                )
             yield
         finally:
+            if app.state.query_engine is not None:
+                await app.state.query_engine.dispose()
             await close_database()
 
     app = FastAPI(
@@ -147,10 +176,147 @@ async def add_new_order(body: Annotated[NewOrderIn, Body()]) -> NewOrderOut:
     return NewOrderOut(order_id=order_id)
 
 
+# --- research queries --------------------------------------------------------
+
+QUERY_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": QueryIn.model_json_schema()},
+        "application/x-www-form-urlencoded": {"schema": QueryIn.model_json_schema()},
+    },
+}
+
+
+async def read_query(request: Request) -> str:
+    """The `query` of a JSON body or of a form, validated like any body."""
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            payload = await request.json()
+        except ValueError:
+            raise HTTPException(422, "the body is not valid JSON") from None
+    else:
+        payload = dict(await request.form())
+    if not isinstance(payload, dict):
+        raise HTTPException(422, 'send {"query": "SELECT ..."} as JSON or as a form')
+    try:
+        return QueryIn.model_validate(payload).query
+    except ValueError as exc:
+        raise HTTPException(422, str(exc).splitlines()[-1].strip() or "bad query") from None
+
+
+@router.post(
+    "/api/query",
+    response_class=StreamedJSON,
+    status_code=200,
+    openapi_extra={"requestBody": QUERY_BODY},
+    responses={
+        200: {"description": "Streamed JSON array of rows keyed by column name"},
+        400: {"description": "The database refused the query; detail is its message"},
+        401: {"description": "Missing or wrong bearer token"},
+        404: {"description": "Research queries are switched off (no token configured)"},
+    },
+)
+async def query(request: Request, authorization: Annotated[str | None, Header()] = None):
+    """Run a read-only SQL query and stream its rows.
+
+    Needs `Authorization: Bearer <MARKETSVC_QUERY_TOKEN>`. The statement runs
+    on a connection that the database itself keeps read-only.
+    """
+    settings: Settings = request.app.state.settings
+    if not settings.query_token:
+        raise HTTPException(404, "Not Found")
+    if not research.token_matches(authorization, settings.query_token):
+        raise HTTPException(
+            401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+        )
+    sql = await read_query(request)
+    try:
+        stream = await start_stream(research.run_query(request.app.state.query_engine, sql))
+    except research.QueryFailed as exc:
+        raise HTTPException(400, str(exc)) from None
+    return StreamedJSON(stream)
+
+
+# --- events, stats, items ------------------------------------------------------
+
+
+@router.get(
+    "/api/events/orders",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "`order` events (id: the order id, data: the order), then `end`",
+        },
+        404: {"description": "Unknown customer"},
+    },
+)
+async def order_events(
+    request: Request,
+    customer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    after: Annotated[int, Query(ge=0, le=MAX_ID, description="Send orders with id > after")] = 0,
+    limit: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
+    follow: Annotated[bool, Query(description="Wait for new orders once caught up")] = False,
+    last_event_id: Annotated[str | None, Header()] = None,
+):
+    """Orders as Server-Sent Events; a reconnecting client resumes after Last-Event-ID."""
+    if last_event_id is not None:
+        if not last_event_id.isdigit() or int(last_event_id) > MAX_ID:
+            raise HTTPException(422, "Last-Event-ID must be an order id")
+        after = max(after, int(last_event_id))
+    if customer_id is not None and not await db_accessor.customer_exists(customer_id):
+        raise HTTPException(404, f"customer {customer_id} does not exist")
+    body = events.order_events(
+        after=after,
+        customer_id=customer_id,
+        limit=limit,
+        follow=follow,
+        keepalive=request.app.state.settings.sse_keepalive,
+    )
+    return StreamingResponse(
+        body,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get("/api/stats")
+async def stats() -> StatsOut:
+    """Totals over the whole marketplace, each aggregate in its own session, concurrently."""
+    return StatsOut(**await db_accessor.get_stats())
+
+
+async def get_session() -> AsyncIterator[AsyncSession]:
+    """One session per request, closed when the response has been sent."""
+    async with get_sessionmaker()() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+@router.get("/api/items")
+async def list_items(session: SessionDep) -> list[ItemOut]:
+    return await db_accessor.list_items(session)
+
+
+@router.post(
+    "/api/items",
+    status_code=status.HTTP_201_CREATED,
+    responses={409: {"description": "An item with that name exists"}},
+)
+async def create_item(item: ItemIn, session: SessionDep) -> ItemOut:
+    return await db_accessor.create_item(session, item.name, item.price, item.description)
+
+
 def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(db_accessor.NotFound)
     async def not_found(_request: Request, exc: db_accessor.NotFound) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(db_accessor.Conflict)
+    async def conflict(_request: Request, exc: db_accessor.Conflict) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
 
     @app.exception_handler(PoolTimeout)
     async def pool_exhausted(_request: Request, _exc: PoolTimeout) -> JSONResponse:

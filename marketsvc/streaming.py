@@ -26,10 +26,14 @@ CHUNK_BYTES = 64 * 1024
 
 
 def _default(value: Any) -> Any:
+    """What orjson cannot encode by itself."""
     # Money arrives as an exact Decimal; JSON shows it as a number.
     if isinstance(value, Decimal):
         return float(value)
-    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+    # Research queries (/api/query) can return anything a column holds.
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    return str(value)
 
 
 def dumps(value: Any) -> bytes:

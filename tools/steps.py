@@ -446,12 +446,12 @@ def write_tree_to(tree: Tree, dest: Path) -> None:
 def git(
     repo: Path,
     *args: str,
-    input: bytes | str | None = None,
+    stdin: bytes | str | None = None,
     env: dict | None = None,
     check: bool = True,
 ) -> str:
     """Run git in repo and return its output (text)."""
-    data = input.encode() if isinstance(input, str) else input
+    data = stdin.encode() if isinstance(stdin, str) else stdin
     result = subprocess.run(
         ["git", "-C", str(repo), *args],
         input=data,
@@ -496,14 +496,16 @@ def write_git_tree(repo: Path, tree: Tree) -> str:
     object is made through a throw-away index (GIT_INDEX_FILE), so neither
     the real index nor the working tree is touched.
     """
-    algorithm = git(repo, "rev-parse", "--show-object-format").strip() or "sha1"
+    algorithm = git(repo, "rev-parse", "--show-object-format").strip()
+    if algorithm not in ("sha1", "sha256"):
+        algorithm = "sha1"  # a git too old to know the option has only SHA-1
     ids = {path: blob_id(data, algorithm) for path, data in tree.items()}
-    check = git(repo, "cat-file", "--batch-check", input="".join(f"{i}\n" for i in ids.values()))
+    check = git(repo, "cat-file", "--batch-check", stdin="".join(f"{i}\n" for i in ids.values()))
     missing = {line.split()[0] for line in check.splitlines() if line.endswith(" missing")}
     for path, object_id in ids.items():
         if object_id in missing:
             written = git(
-                repo, "hash-object", "-w", "--stdin", "--no-filters", input=tree[path]
+                repo, "hash-object", "-w", "--stdin", "--no-filters", stdin=tree[path]
             ).strip()
             if written != object_id:
                 raise StepsError(f"git named {path} {written}, expected {object_id}")
@@ -511,7 +513,7 @@ def write_git_tree(repo: Path, tree: Tree) -> str:
     entries = "".join(f"{tree.mode(path)} {ids[path]}\t{path}\0" for path in sorted(tree))
     with tempfile.TemporaryDirectory() as scratch:
         env = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
-        git(repo, "update-index", "--add", "-z", "--index-info", input=entries, env=env)
+        git(repo, "update-index", "--add", "-z", "--index-info", stdin=entries, env=env)
         return git(repo, "write-tree", env=env).strip()
 
 
@@ -597,7 +599,7 @@ def make_commit(repo: Path, tree_id: str, parent: str, message: str, src: Source
         env |= {f"GIT_{role}_NAME": BOT_NAME, f"GIT_{role}_EMAIL": BOT_EMAIL}
         env[f"GIT_{role}_DATE"] = date
     args = ["commit-tree", "--no-gpg-sign", tree_id, "-p", parent]
-    return git(repo, *args, input=message, env=env).strip()
+    return git(repo, *args, stdin=message, env=env).strip()
 
 
 def is_ancestor(repo: Path, older: str, newer: str) -> bool:
@@ -670,7 +672,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         )
         + "prepare\ncommit\n"
     )
-    git(repo, "update-ref", "--stdin", input=transaction)
+    git(repo, "update-ref", "--stdin", stdin=transaction)
 
     width = max(len(move.branch) for move in moves)
     for move in moves:
@@ -775,6 +777,8 @@ def cmd_check(args: argparse.Namespace, pytest_args: list[str]) -> int:
     if info is None:
         print(NOT_ON_A_STEP)
         return 2
+    if not args.json:
+        print(f"Running the tests of {info['branch']}...\n", flush=True)
     outcomes = run_tests(root, pytest_args)
     if args.json:
         Path(args.json).write_text(outcomes.to_json())
@@ -813,7 +817,8 @@ def report(info: dict, outcomes: Outcomes) -> int:
     counts = ", ".join(
         f"{others.count(o)} {o}" for o in ("passed", "failed", "skipped") if others.count(o)
     )
-    print(f"  {'ok' if not broken else 'broken':<8} other tests: {counts or 'none ran'}")
+    which = "other tests" if exercises else "tests"
+    print(f"  {'broken' if broken else 'ok':<8} {which}: {counts or 'none ran'}")
     for error in outcomes.errors:
         print(f"           could not load {error}: see the error above")
 

@@ -21,11 +21,10 @@ from sqlalchemy.ext.asyncio import (
 
 # How long a SQLite writer waits for the write lock before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-# Connections the service keeps open, and how long a request waits for one
-# before it gets a 503 (see server.py).
-POOL_SIZE = 10
+# Connections the service keeps open (Settings.pool_size), plus this many
+# more under a burst; a request that waits Settings.pool_timeout for one gets
+# a 503 (see server.py).
 POOL_MAX_OVERFLOW = 10
-POOL_TIMEOUT_S = 10.0
 
 _engine: AsyncEngine | None = None
 _sessionmaker: async_sessionmaker[AsyncSession] | None = None
@@ -36,16 +35,15 @@ def is_sqlite(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def create_engine(url: str, *, echo: bool = False, pool_size: int = POOL_SIZE) -> AsyncEngine:
+def create_engine(
+    url: str, *, echo: bool = False, pool_size: int = 10, pool_timeout: float = 10.0, **options
+) -> AsyncEngine:
     """Build an AsyncEngine for `url`, with SQLite made safe for concurrent use."""
     parsed = make_url(url)
-    options = {}
     if not (parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")):
-        options = {
-            "pool_size": pool_size,
-            "max_overflow": POOL_MAX_OVERFLOW,
-            "pool_timeout": POOL_TIMEOUT_S,
-        }
+        options.update(
+            pool_size=pool_size, max_overflow=POOL_MAX_OVERFLOW, pool_timeout=pool_timeout
+        )
     engine = create_async_engine(parsed, echo=echo, **options)
     if is_sqlite(engine):
         _configure_sqlite(engine)
@@ -99,10 +97,10 @@ async def write_transaction(engine: AsyncEngine | None = None) -> AsyncIterator[
         yield conn
 
 
-def open_database(url: str, *, echo: bool = False) -> AsyncEngine:
-    """Create the process's engine and session factory."""
+def open_database(url: str, **engine_options) -> AsyncEngine:
+    """Create the process's engine and session factory (options: see create_engine)."""
     global _engine, _sessionmaker, _write_lock
-    _engine = create_engine(url, echo=echo)
+    _engine = create_engine(url, **engine_options)
     _write_lock = asyncio.Lock()
     # expire_on_commit=False: objects stay readable after commit without a
     # new round trip, which async code cannot do implicitly.

@@ -1,5 +1,7 @@
 """Turn start-up database failures into one line a person can act on."""
 
+import asyncio
+
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
@@ -31,6 +33,20 @@ def describe_database_error(exc: BaseException, url: str) -> str:
     return f"cannot use the database {where}: {first_line}"
 
 
+async def settled(coro):
+    """Await `coro`; if it fails, give driver threads a moment before raising.
+
+    aiosqlite reports a failed connect from its worker thread, a little after
+    the error reaches us; if asyncio.run closed the loop first, that thread
+    would print a traceback of its own under our one clear line.
+    """
+    try:
+        return await coro
+    except Exception:
+        await asyncio.sleep(0.2)
+        raise
+
+
 async def check_database(url: str) -> str | None:
     """Open the database and make sure its schema is there; None when all is well."""
     from marketsvc.db.engine import close_database, open_database
@@ -38,7 +54,7 @@ async def check_database(url: str) -> str | None:
 
     try:
         engine = open_database(url)
-        await init_db(engine)
+        await settled(init_db(engine))
     except Exception as exc:
         return describe_database_error(exc, url)
     finally:

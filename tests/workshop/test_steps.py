@@ -5,6 +5,7 @@ it); the second uses a small made-up course to pin the layering rules and the
 verdicts down, independent of what the real steps contain.
 """
 
+import re
 import shutil
 import tomllib
 from pathlib import Path
@@ -132,17 +133,18 @@ def test_build_moves_the_checked_out_step_branch_with_the_files(
     git(attendee, "checkout", "--quiet", branch)
     # An instructor fixes main; the attendee fetches it without leaving the step.
     instructor = clone(snapshot, tmp_path / "instructor")
-    (instructor / "README.md").write_text("fixed\n")
-    git(instructor, "commit", "--quiet", "--all", "--message=fix the README")
+    (instructor / "errata.md").write_text("fixed\n")
+    git(instructor, "add", "errata.md")
+    git(instructor, "commit", "--quiet", "--message=errata")
     git(attendee, "fetch", "--quiet", str(instructor), "main:main")
 
     result = run_steps(attendee, "build")
     assert result.returncode == 0, result.stderr
-    assert f"{branch}  updated" in result.stdout
+    assert re.search(rf"^{branch} +updated$", result.stdout, re.MULTILINE)
     assert git(attendee, "symbolic-ref", "--short", "HEAD") == branch
     assert git(attendee, "rev-parse", "HEAD") == step_branches(attendee)[branch]
     assert git(attendee, "status", "--porcelain") == ""
-    assert (attendee / "README.md").read_text() == "fixed\n"
+    assert (attendee / "errata.md").read_text() == "fixed\n"
 
 
 def test_build_reads_origin_main_when_there_is_no_local_main(attendee: Path):

@@ -100,4 +100,5 @@ class OrderItem(Base):
     #   item there, so take the price from a subquery:
     #       select(Item.price).where(Item.id == cls.item_id)
     #       .correlate_except(Item).scalar_subquery()
-    #   and multiply it by cls.quantity.
+    #   and multiply it by cls.quantity (select comes from sqlalchemy; annotate
+    #   the method's result as ColumnElement[Decimal], from there too).
