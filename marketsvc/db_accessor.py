@@ -7,11 +7,13 @@ safe to call from many tasks at once.
 
 import asyncio
 from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import aclosing
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 from sqlalchemy import Executable, Row, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -32,6 +34,24 @@ class NotFound(LookupError):
 
 
 # --- the workshop's three helpers ------------------------------------------
+
+
+async def uncancelled(awaitable):
+    """Await a database call that a cancellation must not cut in half.
+
+    A streaming response is cancelled when its client goes away, at whatever
+    await it is in. Cut off halfway through a fetch, SQLAlchemy can no longer
+    trust the connection and throws it away (and aiosqlite leaves a task
+    behind). Shielded, the fetch completes and the cancellation arrives at
+    the next await instead, where the connection closes cleanly.
+    """
+    with anyio.CancelScope(shield=True):
+        result = await awaitable
+    # And here it arrives: without this, a stream whose writes no longer
+    # wait (its client is gone) might never reach an await that can be
+    # cancelled, and would run its query to the end.
+    await anyio.lowlevel.checkpoint()
+    return result
 
 
 async def execute_query(statement: Executable, params: dict | None = None) -> Sequence[Row]:
@@ -71,7 +91,8 @@ async def stream_query(
     conn = await get_engine().connect()
     try:
         result = await conn.stream(statement, params)
-        async for batch in result.partitions(batch_rows):
+        batches = result.partitions(batch_rows)
+        while batch := await uncancelled(anext(batches, None)):
             yield batch
     finally:
         # Shielded so that a cancelled stream (client gone) still returns
@@ -175,15 +196,18 @@ async def stream_orders_between(after: datetime, before: datetime) -> AsyncItera
         Order.order_time, Order.id, OrderItem.item_id
     )
     held: list[Row] = []
-    async for batch in stream_query(statement):
-        rows = held + list(batch)
-        last_id = rows[-1].order_id
-        split = len(rows)
-        while split > 0 and rows[split - 1].order_id == last_id:
-            split -= 1
-        held = rows[split:]
-        if split:
-            yield group_order_lines(rows[:split])
+    # aclosing: when this generator is closed early (client gone), close the
+    # inner one too, right away, so that its connection goes back to the pool.
+    async with aclosing(stream_query(statement)) as batches:
+        async for batch in batches:
+            rows = held + list(batch)
+            last_id = rows[-1].order_id
+            split = len(rows)
+            while split > 0 and rows[split - 1].order_id == last_id:
+                split -= 1
+            held = rows[split:]
+            if split:
+                yield group_order_lines(rows[:split])
     if held:
         yield group_order_lines(held)
 

@@ -13,6 +13,7 @@ import anyio
 
 from marketsvc import db_accessor
 from marketsvc.db.engine import get_sessionmaker
+from marketsvc.db_accessor import uncancelled
 from marketsvc.streaming import dumps
 
 PAGE_SIZE = 200
@@ -42,10 +43,10 @@ async def order_events(
     try:
         while limit is None or sent < limit:
             page = PAGE_SIZE if limit is None else min(PAGE_SIZE, limit - sent)
-            orders = await db_accessor.orders_after(session, after, customer_id, page)
+            orders = await uncancelled(db_accessor.orders_after(session, after, customer_id, page))
             # End the read transaction: the connection goes back to the pool
             # while we wait, and the next page sees orders committed since.
-            await session.rollback()
+            await uncancelled(session.rollback())
             for order in orders:
                 yield sse("order", order, event_id=order["order_id"])
             if orders:

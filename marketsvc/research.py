@@ -17,12 +17,14 @@ import time
 from collections.abc import AsyncIterator, Sequence
 
 import anyio
+import asyncpg
 from sqlalchemy import Row, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, ResourceClosedError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from marketsvc.db.engine import create_engine
+from marketsvc.db_accessor import uncancelled
 
 STREAM_BATCH_ROWS = 2000
 
@@ -110,24 +112,34 @@ async def run_query(engine: AsyncEngine, sql: str) -> AsyncIterator[Sequence[Row
             await _prepare(engine, conn)
             # text() treats ":name" as a parameter; research SQL has none.
             result = await conn.stream(text(sql.replace(":", r"\:")))
-            columns = list(result.keys())
+            try:
+                columns = list(result.keys())
+            except ResourceClosedError:  # e.g. SET: it ran, and returns nothing
+                raise QueryFailed("the statement returns no rows; send a query") from None
             batches = result.partitions(STREAM_BATCH_ROWS)
-            first = await anext(batches, [])
-        except DBAPIError as exc:
+            first = await uncancelled(anext(batches, []))
+        except DATABASE_ERRORS as exc:
             raise QueryFailed(_database_message(exc)) from None
         if engine.dialect.name == "sqlite":
             # Rows are flowing: from here the client's reading sets the pace.
             raw = await conn.get_raw_connection()
             await raw.driver_connection.set_progress_handler(None, 0)
-        yield [dict(zip(columns, row, strict=True)) for row in first]
-        async for batch in batches:
+        batch = first
+        while batch:
             yield [dict(zip(columns, row, strict=True)) for row in batch]
+            batch = await uncancelled(anext(batches, None))
     finally:
         with anyio.CancelScope(shield=True):
             await conn.close()
 
 
-def _database_message(exc: DBAPIError) -> str:
-    message = str(exc.orig).strip() or type(exc.orig).__name__
+# Errors of the database itself. Most arrive wrapped in SQLAlchemy's
+# DBAPIError; a server-side cursor's fetch can raise the driver's own.
+DATABASE_ERRORS = (DBAPIError, sqlite3.Error, asyncpg.PostgresError)
+
+
+def _database_message(exc: Exception) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    message = str(orig).strip() or type(orig).__name__
     # asyncpg prefixes its class name; the database's own words follow.
     return message.split(": ", 1)[-1] if message.startswith("<class") else message

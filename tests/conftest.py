@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -195,3 +196,66 @@ def pytest_terminal_summary(terminalreporter) -> None:
             f"PostgreSQL: not tested; {skipped} tests skipped because {PG_ENV} is not set "
             "and no server answered on 127.0.0.1:5432."
         )
+
+
+class ThreadServer:
+    """The app under a real uvicorn server in a thread of this process.
+
+    Unlike LiveServer, the test can look inside: at the engine's pool and
+    at the tasks still running on the server's event loop.
+    """
+
+    def __init__(self, settings: Settings):
+        import uvicorn
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=self.port, log_level="warning"
+        )
+        self.server = uvicorn.Server(config)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(
+            target=self.loop.run_until_complete, args=(self.server.serve(),), daemon=True
+        )
+
+    def start(self) -> "ThreadServer":
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the server did not start")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=20)
+        if self.thread.is_alive():  # a request that would not end: stop anyway
+            self.server.force_exit = True
+            self.thread.join(timeout=20)
+        if not self.loop.is_running():
+            self.loop.close()
+
+    def checked_out(self) -> int:
+        from marketsvc.db.engine import get_engine
+
+        return get_engine().pool.checkedout()
+
+    def task_names(self) -> list[str]:
+        async def names():
+            current = asyncio.current_task()
+            return sorted(
+                task.get_coro().__qualname__ for task in asyncio.all_tasks() if task is not current
+            )
+
+        return asyncio.run_coroutine_threadsafe(names(), self.loop).result(timeout=5)
+
+    def settle(self, condition, timeout: float = 10.0) -> bool:
+        """Wait until condition() holds, for at most `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return True
+            time.sleep(0.05)
+        return condition()

@@ -1,0 +1,1 @@
+"""Marketplace: the workshop's service, grown from raw sqlite3 to async SQLAlchemy."""

@@ -1,0 +1,1 @@
+"""Database plumbing: the engine, ORM models, schema set-up."""
