@@ -1,0 +1,1 @@
+"""Database plumbing: engine and sessions, ORM models, schema set-up."""

@@ -1,0 +1,277 @@
+"""The HTTP API: FastAPI routes only. Data access lives in db_accessor."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime, time
+from typing import Annotated
+
+from fastapi import (
+    APIRouter,
+    Body,
+    FastAPI,
+    Header,
+    HTTPException,
+    Path,
+    Query,
+    Request,
+    status,
+)
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from marketsvc import db_accessor, events, research
+from marketsvc.config import Settings
+from marketsvc.db.engine import close_database, open_database
+from marketsvc.db.schema import init_db
+from marketsvc.schemas import (
+    MAX_ID,
+    CustomerOut,
+    NewOrderIn,
+    NewOrderOut,
+    OrderOut,
+    OrdersTotalIn,
+    OrderTotalOut,
+    OrderWithCustomerOut,
+    QueryIn,
+)
+from marketsvc.streaming import StreamedJSON, start_stream
+
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+# Routes live on a router, so that create_app can build fresh apps (tests).
+router = APIRouter()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; its lifespan opens the database named by `settings`."""
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = open_database(settings.database_url, echo=settings.echo)
+        app.state.settings = settings
+        app.state.query_engine = None
+        try:
+            await init_db(engine)
+            if settings.query_token:
+                app.state.query_engine = research.create_query_engine(
+                    settings.query_database_url or settings.database_url,
+                    timeout=settings.query_timeout,
+                )
+            yield
+        finally:
+            if app.state.query_engine is not None:
+                await app.state.query_engine.dispose()
+            await close_database()
+
+    app = FastAPI(
+        title="Marketplace",
+        summary="The marketsvc service of the SQLAlchemy + FastAPI workshop.",
+        lifespan=lifespan,
+    )
+    app.include_router(router)
+    add_error_handlers(app)
+    return app
+
+
+@router.get("/")
+async def root() -> str:
+    return "Welcome to Marketplace!"
+
+
+@router.get(
+    "/api/customers",
+    response_class=StreamedJSON,
+    status_code=200,
+    responses={200: {"model": list[CustomerOut], "description": "Streamed JSON array"}},
+)
+async def customers():
+    """Every customer with their address, streamed as one JSON array."""
+    stream = await start_stream(db_accessor.stream_customers())
+    return StreamedJSON(stream, db_accessor.customer_json)
+
+
+@router.get("/api/orders/{customer_id}", responses={404: {"description": "Unknown customer"}})
+async def orders(customer_id: IdPath) -> list[OrderOut]:
+    """A customer's orders, each with its items and total."""
+    return await db_accessor.get_orders_of_customer(customer_id)
+
+
+@router.get("/api/order_total/{order_id}", responses={404: {"description": "Unknown order"}})
+async def order_total(order_id: IdPath) -> OrderTotalOut:
+    total = await db_accessor.get_order_total(order_id)
+    return OrderTotalOut(order_id=order_id, total=total)
+
+
+ORDERS_TOTAL_ERRORS = {404: {"description": "Unknown order ids, all of them named"}}
+
+
+# GET with a body too, because the workshop's curl examples send it that way.
+@router.get("/api/orders_total", responses=ORDERS_TOTAL_ERRORS, operation_id="orders_total_get")
+@router.post("/api/orders_total", responses=ORDERS_TOTAL_ERRORS, operation_id="orders_total")
+async def orders_total(body: OrdersTotalIn) -> list[OrderTotalOut]:
+    """Totals of many orders, in request order, computed concurrently."""
+    return await db_accessor.get_orders_total(body.orders)
+
+
+def parse_bound(value: str, name: str, *, end_of_day: bool) -> datetime:
+    """An ISO date or datetime as naive UTC; a bare date covers its whole day."""
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            return datetime.combine(day, time.max if end_of_day else time.min)
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise HTTPException(
+            422, f"{name} must be an ISO date or datetime such as 2024-03-01, got {value!r}"
+        ) from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+@router.get(
+    "/api/orders_between_dates/{before}/{after}",
+    response_class=StreamedJSON,
+    status_code=200,
+    responses={200: {"model": list[OrderWithCustomerOut], "description": "Streamed JSON array"}},
+)
+async def orders_between_dates(before: str, after: str):
+    """Orders with after <= order_time <= before, oldest first, streamed.
+
+    Dates are ISO 8601 dates or datetimes; a bare date means its whole day,
+    and times without an offset are UTC.
+    """
+    latest = parse_bound(before, "before", end_of_day=True)
+    earliest = parse_bound(after, "after", end_of_day=False)
+    if earliest > latest:
+        raise HTTPException(
+            422,
+            f"after ({after}) is later than before ({before}); the path is /{{before}}/{{after}}",
+        )
+    stream = await start_stream(db_accessor.stream_orders_between(earliest, latest))
+    return StreamedJSON(stream)
+
+
+@router.post(
+    "/api/add_new_order",
+    status_code=status.HTTP_201_CREATED,
+    responses={404: {"description": "Unknown customer or item"}},
+)
+async def add_new_order(body: Annotated[NewOrderIn, Body()]) -> NewOrderOut:
+    """Store an order and all its items in one transaction."""
+    lines = [(line.id, line.quantity) for line in body.items]
+    order_id = await db_accessor.add_new_order(body.customer_id, lines)
+    return NewOrderOut(order_id=order_id)
+
+
+# --- research queries --------------------------------------------------------
+
+QUERY_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": QueryIn.model_json_schema()},
+        "application/x-www-form-urlencoded": {"schema": QueryIn.model_json_schema()},
+    },
+}
+
+
+async def read_query(request: Request) -> str:
+    """The `query` of a JSON body or of a form, validated like any body."""
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            payload = await request.json()
+        except ValueError:
+            raise HTTPException(422, "the body is not valid JSON") from None
+    else:
+        payload = dict(await request.form())
+    if not isinstance(payload, dict):
+        raise HTTPException(422, 'send {"query": "SELECT ..."} as JSON or as a form')
+    try:
+        return QueryIn.model_validate(payload).query
+    except ValueError as exc:
+        raise HTTPException(422, str(exc).splitlines()[-1].strip() or "bad query") from None
+
+
+@router.post(
+    "/api/query",
+    response_class=StreamedJSON,
+    status_code=200,
+    openapi_extra={"requestBody": QUERY_BODY},
+    responses={
+        200: {"description": "Streamed JSON array of rows keyed by column name"},
+        400: {"description": "The database refused the query; detail is its message"},
+        401: {"description": "Missing or wrong bearer token"},
+        404: {"description": "Research queries are switched off (no token configured)"},
+    },
+)
+async def query(request: Request, authorization: Annotated[str | None, Header()] = None):
+    """Run a read-only SQL query and stream its rows.
+
+    Needs `Authorization: Bearer <MARKETSVC_QUERY_TOKEN>`. The statement runs
+    on a connection that the database itself keeps read-only.
+    """
+    settings: Settings = request.app.state.settings
+    if not settings.query_token:
+        raise HTTPException(404, "Not Found")
+    if not research.token_matches(authorization, settings.query_token):
+        raise HTTPException(
+            401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+        )
+    sql = await read_query(request)
+    try:
+        stream = await start_stream(research.run_query(request.app.state.query_engine, sql))
+    except research.QueryFailed as exc:
+        raise HTTPException(400, str(exc)) from None
+    return StreamedJSON(stream)
+
+
+# --- events -------------------------------------------------------------------
+
+
+@router.get(
+    "/api/events/orders",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "`order` events (id: the order id, data: the order), then `end`",
+        },
+        404: {"description": "Unknown customer"},
+    },
+)
+async def order_events(
+    request: Request,
+    customer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    after: Annotated[int, Query(ge=0, le=MAX_ID, description="Send orders with id > after")] = 0,
+    limit: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
+    follow: Annotated[bool, Query(description="Wait for new orders once caught up")] = False,
+    last_event_id: Annotated[str | None, Header()] = None,
+):
+    """Orders as Server-Sent Events; a reconnecting client resumes after Last-Event-ID."""
+    if last_event_id is not None:
+        if not last_event_id.isdigit() or int(last_event_id) > MAX_ID:
+            raise HTTPException(422, "Last-Event-ID must be an order id")
+        after = max(after, int(last_event_id))
+    if customer_id is not None and not await db_accessor.customer_exists(customer_id):
+        raise HTTPException(404, f"customer {customer_id} does not exist")
+    body = events.order_events(
+        after=after,
+        customer_id=customer_id,
+        limit=limit,
+        follow=follow,
+        keepalive=request.app.state.settings.sse_keepalive,
+    )
+    return StreamingResponse(
+        body,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(db_accessor.NotFound)
+    async def not_found(_request: Request, exc: db_accessor.NotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+
+app = create_app()
