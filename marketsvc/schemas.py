@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -98,14 +99,31 @@ class NewOrderOut(BaseModel):
     order_id: int
 
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+def storable(text: str) -> str:
+    """Text every engine can store: valid UTF-8 (no lone surrogates), no NUL."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text must be valid Unicode (no lone surrogates)") from None
+    if "\x00" in text:
+        raise ValueError("text must not contain NUL characters")
+    return text
+
+
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    AfterValidator(storable),
+]
 
 
 class ItemIn(Strict):
     name: Name
     # NUMERIC(10,2): at most 8 digits before the point and 2 after.
     price: Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=2, allow_inf_nan=False)]
-    description: Annotated[str, StringConstraints(max_length=500)] | None = None
+    description: (
+        Annotated[str, StringConstraints(max_length=500), AfterValidator(storable)] | None
+    ) = None
 
 
 class ItemOut(BaseModel):

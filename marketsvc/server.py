@@ -1,5 +1,6 @@
 """The HTTP API: FastAPI routes only. Data access lives in db_accessor."""
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, time
@@ -17,6 +18,8 @@ from fastapi import (
     Request,
     status,
 )
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -309,7 +312,23 @@ async def create_item(item: ItemIn, session: SessionDep) -> ItemOut:
     return await db_accessor.create_item(session, item.name, item.price, item.description)
 
 
+class SafeJSONResponse(JSONResponse):
+    """JSON that survives any input echoed back in an error.
+
+    A 422 repeats the offending input, and JSON allows strings that UTF-8
+    cannot encode (a lone surrogate such as "\\ud800"); they are written as
+    escapes instead of failing the response with a 500.
+    """
+
+    def render(self, content) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode()
+
+
 def add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return SafeJSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
+
     @app.exception_handler(db_accessor.NotFound)
     async def not_found(_request: Request, exc: db_accessor.NotFound) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=404)
