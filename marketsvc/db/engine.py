@@ -67,10 +67,24 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # A transaction that will write takes the write lock up front
         # (BEGIN IMMEDIATE), so it waits its turn on busy_timeout instead of
         # failing with "database is locked" when it upgrades from reading.
-        if connection.get_execution_options().get("sqlite_write"):
+        options = connection.get_execution_options()
+        if options.get("sqlite_write"):
             connection.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
+        elif not options.get("single_statement"):
             connection.exec_driver_sql("BEGIN")
+
+
+def single_statement(engine: AsyncEngine) -> AsyncEngine:
+    """The same engine and pool, for a read that is one statement.
+
+    One statement always reads one consistent snapshot, so a transaction
+    around it buys nothing and costs two round trips (BEGIN, ROLLBACK): on
+    SQLite every one of them is a hop to aiosqlite's thread and back. Not
+    for server-side cursors on PostgreSQL, which need a transaction.
+    """
+    if is_sqlite(engine):
+        return engine.execution_options(single_statement=True)
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def writer(engine: AsyncEngine) -> AsyncEngine:

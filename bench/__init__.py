@@ -1,0 +1,1 @@
+"""Benchmarks of marketsvc, each against a baseline it runs in the same go."""

@@ -1,0 +1,139 @@
+"""Streaming: GET /api/customers against a plain sqlite3 loop, and against collecting.
+
+For 200k and 1M customers it measures, on a real server: the time to the
+last byte, the time to the first byte, and how much the server's memory
+grew while answering. Baselines, in the same run:
+
+- a plain sqlite3 loop in this process that builds the same JSON (no HTTP,
+  no async, no SQLAlchemy): the floor for the time;
+- a server that collects every row into a list before answering
+  (bench/baseline_app.py): what streaming saves in memory.
+
+Also POST /api/query with SELECT * FROM customer, which streams the same way.
+Writes a chart of memory growth against rows to docs/img/.
+"""
+
+import json
+import socket
+import sqlite3
+import time
+
+import orjson
+
+from bench.common import MB, RESULTS, baseline, marketsvc, median, seeded_sqlite, sqlite_url, table
+from bench.svg import line_chart
+from marketsvc.config import REPO_ROOT
+
+SIZES = [200_000, 1_000_000]
+CHART_SIZES = [50_000, 200_000, 1_000_000]
+REPEATS = 3
+TOKEN = "bench-token"
+
+
+def plain_loop(path) -> float:
+    """The same JSON, built by a plain loop over sqlite3 rows, encoded in one go."""
+    start = time.perf_counter()
+    conn = sqlite3.connect(path)
+    customers = []
+    for cid, name, flat, post in conn.execute(
+        "SELECT customer.id, customer.name, address.flat_number, address.post_code "
+        "FROM customer JOIN address ON address.id = customer.address_id ORDER BY customer.id"
+    ):
+        customers.append(
+            {"id": cid, "name": name, "address": {"flat_number": flat, "post_code": post}}
+        )
+    body = orjson.dumps(customers)
+    conn.close()
+    assert body.endswith(b"}]")
+    return time.perf_counter() - start
+
+
+def fetch(server, method: str, path: str, body: bytes = b"", headers: str = "") -> dict:
+    """One request over a raw socket: seconds to first byte and to last, memory growth."""
+    server.reset_peak()
+    before = server.rss()
+    request = (
+        f"{method} {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n{headers}"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        start = time.perf_counter()
+        sock.sendall(request)
+        first = sock.recv(65536)
+        ttfb = time.perf_counter() - start
+        size = len(first)
+        while chunk := sock.recv(1 << 20):
+            size += len(chunk)
+        total = time.perf_counter() - start
+    assert first.startswith(b"HTTP/1.1 200"), first[:200]
+    return {"ttfb": ttfb, "total": total, "bytes": size, "growth": server.peak() - before}
+
+
+def measure(server, method, path, body=b"", headers="") -> dict:
+    runs = [fetch(server, method, path, body, headers) for _ in range(REPEATS)]
+    return {key: median(run[key] for run in runs) for key in runs[0]}
+
+
+def main() -> str:
+    rows, chart = [], {"streamed (/api/customers)": [], "collected (baseline)": []}
+    query_rows = []
+    for customers in sorted(set(SIZES + CHART_SIZES)):
+        path = seeded_sqlite(customers, 0)
+        url = sqlite_url(path)
+        loop = median(plain_loop(path) for _ in range(REPEATS))
+        with marketsvc(url, MARKETSVC_QUERY_TOKEN=TOKEN) as server:
+            streamed = measure(server, "GET", "/api/customers")
+            query = json.dumps({"query": "SELECT * FROM customer"}).encode()
+            auth = f"Authorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n"
+            research = measure(server, "POST", "/api/query", query, auth)
+        with baseline(url) as server:
+            collected = measure(server, "GET", "/customers/collected")
+        chart["streamed (/api/customers)"].append((customers, streamed["growth"] / MB))
+        chart["collected (baseline)"].append((customers, collected["growth"] / MB))
+        if customers not in SIZES:
+            continue
+        total = customers + 3
+        rows.append([f"{total:,}", "plain sqlite3 loop (in process)", loop, "-", "-", 1.0])
+        rows.append(
+            [
+                f"{total:,}",
+                "marketsvc GET /api/customers (streamed)",
+                streamed["total"],
+                streamed["ttfb"] * 1000,
+                streamed["growth"] / MB,
+                streamed["total"] / loop,
+            ]
+        )
+        rows.append(
+            [
+                f"{total:,}",
+                "baseline: collect, then send",
+                collected["total"],
+                collected["ttfb"] * 1000,
+                collected["growth"] / MB,
+                collected["total"] / loop,
+            ]
+        )
+        query_rows.append(
+            [f"{total:,}", research["total"], research["ttfb"] * 1000, research["growth"] / MB]
+        )
+    text = table(
+        f"Streaming customers (SQLite, median of {REPEATS})",
+        ["customers", "how", "seconds", "first byte (ms)", "memory growth (MB)", "x plain loop"],
+        rows,
+    )
+    text += table(
+        f"POST /api/query: SELECT * FROM customer (SQLite, median of {REPEATS})",
+        ["rows", "seconds", "first byte (ms)", "memory growth (MB)"],
+        query_rows,
+    )
+    chart_path = line_chart(
+        REPO_ROOT / "docs" / "img" / "streaming-memory.svg",
+        "Server memory growth while answering GET customers",
+        "customers",
+        "MB",
+        chart,
+    )
+    print(f"chart: {chart_path.relative_to(REPO_ROOT)}")
+    (RESULTS / "streaming.json").write_text(json.dumps(chart))
+    return text
