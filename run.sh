@@ -40,47 +40,46 @@ setup() {
 }
 
 # call METHOD PATH [JSON]: one HTTP request to the running service, printed.
+# CALL_HEADER adds a header (for the research route's token).
 call() {
   local method=$1 path=$2 body=${3:-}
   echo "$method $path $body" >&2
   if command -v curl >/dev/null 2>&1; then
-    if [ -n "$body" ]; then
-      curl -sS -X "$method" -H 'Content-Type: application/json' -d "$body" "$BASE_URL$path"
-    else
-      curl -sS -X "$method" "$BASE_URL$path"
-    fi
+    local args=(-sS -N -X "$method")
+    [ -n "${CALL_HEADER:-}" ] && args+=(-H "$CALL_HEADER")
+    [ -n "$body" ] && args+=(-H 'Content-Type: application/json' -d "$body")
+    curl "${args[@]}" "$BASE_URL$path"
     echo
   else
-    "$PY" - "$method" "$BASE_URL$path" "$body" <<'PYEOF'
+    "$PY" - "$method" "$BASE_URL$path" "$body" "${CALL_HEADER:-}" <<'PYEOF'
 import sys, urllib.error, urllib.request
-method, url, body = sys.argv[1:]
-request = urllib.request.Request(url, data=body.encode() or None, method=method,
-                                 headers={"Content-Type": "application/json"})
+method, url, body, header = sys.argv[1:]
+headers = {"Content-Type": "application/json"}
+if header:
+    name, _, value = header.partition(": ")
+    headers[name] = value
+request = urllib.request.Request(url, data=body.encode() or None, method=method, headers=headers)
 try:
     with urllib.request.urlopen(request) as response:
-        print(response.read().decode())
+        for line in response:
+            print(line.decode(), end="", flush=True)
+        print()
 except urllib.error.HTTPError as error:
     print(error.read().decode())
 PYEOF
   fi
 }
 
-# The tests run on PostgreSQL too when MARKETSVC_TEST_DATABASE_URL names a
-# server. If it is unset and a server answers on 127.0.0.1:5432 as user
-# postgres, use that one.
-use_local_postgres() {
-  [ -n "${MARKETSVC_TEST_DATABASE_URL:-}" ] && return
-  local url="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-  if "$PY" - "$url" 2>/dev/null <<'PYEOF'; then
-import asyncio, sys
-import asyncpg
-async def probe():
-    conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres", timeout=3)
-    await conn.close()
-asyncio.run(probe())
-PYEOF
-    export MARKETSVC_TEST_DATABASE_URL=$url
-  fi
+# json_string TEXT: TEXT as a JSON string literal.
+json_string() {
+  "$PY" -c 'import json, sys; print(json.dumps(sys.argv[1]))' "$1"
+}
+
+# --pg [URL] after run, reset or seed: use PostgreSQL instead of the SQLite
+# file. The database is created if the server does not have it yet.
+use_postgres() {
+  export MARKETSVC_DATABASE_URL=$1
+  "$PY" -m marketsvc create-db
 }
 
 usage() {
@@ -88,11 +87,12 @@ usage() {
 Usage: ./run.sh COMMAND [ARGS]
 
 Set-up and service
-  run                 serve Marketplace on 127.0.0.1:9090 (creates .venv on first use)
+  run [--pg [URL]]    serve Marketplace on 127.0.0.1:9090 (creates .venv on first use);
+                      --pg: on PostgreSQL (default URL postgresql+asyncpg://postgres@127.0.0.1:5432/marketdb)
   test                ruff (lint, format) and the whole test suite
   setup               create .venv and install the dependencies only
-  reset               drop the database's tables and load marketdb.sql again
-  seed [N] [M]        add N generated customers and M orders (default 1000 and 5000)
+  reset [--pg [URL]]  drop the database's tables and load marketdb.sql again
+  seed [--pg [URL]] [N] [M]  add N generated customers and M orders (default 1000 and 5000)
   bench [NAME]        run the benchmarks in bench/ (streaming, fanout, throughput, writes)
 
 Workshop
@@ -107,16 +107,39 @@ Talk to the running service (in a second terminal)
   orderstotal [IDS]   GET  /api/orders_total  {"orders": [...]} (default 1,2,3)
   ordersbet [B] [A]   GET  /api/orders_between_dates/B/A       (orders between A and B)
   neworder [CUST] [ITEM:QTY ...]  POST /api/add_new_order      (default 1 1:2 3:1)
+  stats               GET  /api/stats
+  items [NAME PRICE [DESCRIPTION]]  GET /api/items, or POST one new item
+  events [FILTERS]    GET  /api/events/orders?FILTERS         (e.g. customer_id=1&follow=true)
+  query [SQL]         POST /api/query (needs MARKETSVC_QUERY_TOKEN set for both terminals)
 USAGE
 }
 
 command=${1:-help}
 [ $# -gt 0 ] && shift
 
+PG_URL=""
+if [ "${1:-}" = --pg ]; then
+  case "$command" in
+    run | reset | seed) ;;
+    *) echo "run.sh: --pg goes with run, reset or seed" >&2 && exit 2 ;;
+  esac
+  shift
+  PG_URL="postgresql+asyncpg://postgres@127.0.0.1:5432/marketdb"
+  if [[ "${1:-}" == *://* ]]; then
+    PG_URL=$1
+    shift
+  fi
+fi
+
 case "$command" in
   setup) setup ;;
   run)
+    if [ $# -gt 0 ]; then
+      echo "run.sh: run takes no arguments but --pg [URL]" >&2
+      exit 2
+    fi
     setup
+    [ -n "$PG_URL" ] && use_postgres "$PG_URL"
     exec "$PY" -m marketsvc serve
     ;;
   test)
@@ -128,10 +151,12 @@ case "$command" in
     ;;
   reset)
     setup
+    [ -n "$PG_URL" ] && use_postgres "$PG_URL"
     exec "$PY" -m marketsvc init-db --reset
     ;;
   seed)
     setup
+    [ -n "$PG_URL" ] && use_postgres "$PG_URL"
     exec "$PY" -m marketsvc seed --customers "${1:-1000}" --orders "${2:-5000}"
     ;;
   bench)
@@ -165,6 +190,25 @@ case "$command" in
     done
     items=$(IFS=,; echo "${lines[*]}")
     call POST /api/add_new_order "{\"customer_id\": $customer, \"items\": [$items]}"
+    ;;
+  stats) call GET /api/stats ;;
+  items)
+    if [ $# -ge 2 ]; then
+      body="{\"name\": $(json_string "$1"), \"price\": $2"
+      [ $# -ge 3 ] && body="$body, \"description\": $(json_string "$3")"
+      call POST /api/items "$body}"
+    else
+      call GET /api/items
+    fi
+    ;;
+  events) call GET "/api/events/orders${1:+?$1}" ;;
+  query)
+    if [ -z "${MARKETSVC_QUERY_TOKEN:-}" ]; then
+      echo "run.sh: set MARKETSVC_QUERY_TOKEN, here and for ./run.sh run" >&2
+      exit 2
+    fi
+    CALL_HEADER="Authorization: Bearer $MARKETSVC_QUERY_TOKEN" \
+      call POST /api/query "{\"query\": $(json_string "${1:-SELECT * FROM item}")}"
     ;;
   help | -h | --help) usage ;;
   *)

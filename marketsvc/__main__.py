@@ -1,4 +1,4 @@
-"""Command line: python -m marketsvc serve | init-db [--reset] | seed."""
+"""Command line: python -m marketsvc serve | init-db [--reset] | create-db | seed."""
 
 import argparse
 import asyncio
@@ -13,6 +13,9 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("serve", help="run the HTTP service (host and port from the environment)")
     init = commands.add_parser("init-db", help="create the schema and sample data if missing")
     init.add_argument("--reset", action="store_true", help="drop everything first")
+    commands.add_parser(
+        "create-db", help="PostgreSQL: create the database of the URL if the server lacks it"
+    )
     seed = commands.add_parser("seed", help="add generated customers and orders")
     seed.add_argument("--customers", type=int, default=0, metavar="N")
     seed.add_argument("--orders", type=int, default=0, metavar="M")
@@ -28,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
         return serve(settings)
     if args.command == "init-db":
         return run_db_command(settings, init_db_command(settings, args.reset))
+    if args.command == "create-db":
+        return run_db_command(settings, create_db_command(settings))
     if args.customers < 0 or args.orders < 0:
         return fail("--customers and --orders must not be negative")
     return run_db_command(
@@ -60,6 +65,13 @@ async def init_db_command(settings: Settings, reset: bool) -> None:
     finally:
         await close_database()
     print("loaded marketdb.sql" if loaded else "the database already has its tables; kept them")
+
+
+async def create_db_command(settings: Settings) -> None:
+    from marketsvc.db.schema import create_database
+
+    if await create_database(settings.database_url):
+        print("created the database")
 
 
 async def seed_command(settings: Settings, customers: int, orders: int, random_seed: int) -> None:

@@ -6,6 +6,7 @@ functions lets tests point the service at a temporary database.
 """
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -74,6 +75,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             connection.exec_driver_sql("BEGIN")
 
 
+@functools.lru_cache(maxsize=8)
 def single_statement(engine: AsyncEngine) -> AsyncEngine:
     """The same engine and pool, for a read that is one statement.
 

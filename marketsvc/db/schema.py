@@ -3,7 +3,8 @@
 from pathlib import Path
 
 from sqlalchemy import inspect, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from marketsvc.config import REPO_ROOT
 from marketsvc.db.engine import write_transaction
@@ -81,3 +82,27 @@ async def init_db(engine: AsyncEngine, *, reset: bool = False) -> bool:
             )
         await _load_schema_file(conn)
         return True
+
+
+async def create_database(url: str) -> bool:
+    """On PostgreSQL, create the URL's database if the server lacks it.
+
+    Returns True when it created one. CREATE DATABASE cannot run inside a
+    transaction, nor in the database it creates: connect to the server's
+    maintenance database `postgres` in autocommit mode.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        return False
+    admin = create_async_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            exists = await conn.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": parsed.database}
+            )
+            if not exists:
+                quoted = conn.dialect.identifier_preparer.quote(parsed.database)
+                await conn.execute(text(f"CREATE DATABASE {quoted}"))
+            return not exists
+    finally:
+        await admin.dispose()

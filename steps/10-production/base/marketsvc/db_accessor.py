@@ -19,7 +19,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import selectinload
 
-from marketsvc.db.engine import get_engine, get_sessionmaker, write_transaction
+from marketsvc.db.engine import (
+    get_engine,
+    get_sessionmaker,
+    single_statement,
+    write_transaction,
+)
 from marketsvc.db.models import Address, Customer, Item, Order, OrderItem
 
 # Rows fetched from the cursor per round trip while streaming.
@@ -56,7 +61,7 @@ async def uncancelled(awaitable):
 
 async def execute_query(statement: Executable, params: dict | None = None) -> Sequence[Row]:
     """Run one read and return all its rows (for results that fit in memory)."""
-    async with get_engine().connect() as conn:
+    async with single_statement(get_engine()).connect() as conn:
         result = await conn.execute(statement, params)
         return result.all()
 

@@ -6,6 +6,7 @@ functions lets tests point the service at a temporary database.
 """
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -69,9 +70,24 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     # @event.listens_for(engine.sync_engine, "begin"), that runs
     # connection.exec_driver_sql("BEGIN IMMEDIATE") when
     # connection.get_execution_options().get("sqlite_write") is true (see
-    # writer() below) and "BEGIN" otherwise. A writer then takes the write
-    # lock up front and queues on busy_timeout, instead of failing with
-    # "database is locked" when it upgrades from reading to writing.
+    # writer() below), nothing when "single_statement" is true (see
+    # single_statement() below), and "BEGIN" otherwise. A writer then takes
+    # the write lock up front and queues on busy_timeout, instead of failing
+    # with "database is locked" when it upgrades from reading to writing.
+
+
+@functools.lru_cache(maxsize=8)
+def single_statement(engine: AsyncEngine) -> AsyncEngine:
+    """The same engine and pool, for a read that is one statement.
+
+    One statement always reads one consistent snapshot, so a transaction
+    around it buys nothing and costs two round trips (BEGIN, ROLLBACK): on
+    SQLite every one of them is a hop to aiosqlite's thread and back. Not
+    for server-side cursors on PostgreSQL, which need a transaction.
+    """
+    if is_sqlite(engine):
+        return engine.execution_options(single_statement=True)
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def writer(engine: AsyncEngine) -> AsyncEngine:
