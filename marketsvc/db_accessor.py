@@ -14,7 +14,7 @@ from typing import Any
 
 import anyio
 import anyio.lowlevel
-from sqlalchemy import Executable, Row, func, select
+from sqlalchemy import Executable, Row, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import selectinload
@@ -225,9 +225,14 @@ ORDER_TOTAL = (
 )
 
 
+# Built once, with a named parameter: the hottest query of the service
+# skips rebuilding its statement on every request (see bench/throughput.py).
+ORDER_TOTAL_OF = ORDER_TOTAL.where(Order.id == bindparam("order_id"))
+
+
 async def get_order_total(order_id: int) -> Decimal:
     """The sum of price x quantity over the order's items; NotFound if no such order."""
-    rows = await execute_query(ORDER_TOTAL.where(Order.id == order_id))
+    rows = await execute_query(ORDER_TOTAL_OF, {"order_id": order_id})
     if not rows:
         raise NotFound(f"order {order_id} does not exist")
     return Decimal(rows[0].total).quantize(Decimal("0.01"))
