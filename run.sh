@@ -82,6 +82,24 @@ use_postgres() {
   "$PY" -m marketsvc create-db
 }
 
+# The tests run on PostgreSQL too when MARKETSVC_TEST_DATABASE_URL names a
+# server. If it is unset and a server answers on 127.0.0.1:5432 as user
+# postgres, use that one.
+use_local_postgres() {
+  [ -n "${MARKETSVC_TEST_DATABASE_URL:-}" ] && return
+  local url="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+  if "$PY" - 2>/dev/null <<'PYEOF'; then
+import asyncio
+import asyncpg
+async def probe():
+    conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres", timeout=3)
+    await conn.close()
+asyncio.run(probe())
+PYEOF
+    export MARKETSVC_TEST_DATABASE_URL=$url
+  fi
+}
+
 usage() {
   cat <<'USAGE'
 Usage: ./run.sh COMMAND [ARGS]
