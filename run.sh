@@ -48,8 +48,13 @@ call() {
     local args=(-sS -N -X "$method")
     [ -n "${CALL_HEADER:-}" ] && args+=(-H "$CALL_HEADER")
     [ -n "$body" ] && args+=(-H 'Content-Type: application/json' -d "$body")
-    curl "${args[@]}" "$BASE_URL$path"
+    local status=0
+    curl --fail-with-body "${args[@]}" "$BASE_URL$path" || status=$?
     echo
+    if [ "$status" = 7 ]; then
+      echo "run.sh: nothing answers on $BASE_URL; start the service with ./run.sh run" >&2
+    fi
+    return "$status"
   else
     "$PY" - "$method" "$BASE_URL$path" "$body" "${CALL_HEADER:-}" <<'PYEOF'
 import sys, urllib.error, urllib.request
@@ -66,6 +71,9 @@ try:
         print()
 except urllib.error.HTTPError as error:
     print(error.read().decode())
+    sys.exit(22)
+except urllib.error.URLError:
+    sys.exit(f"run.sh: nothing answers on {url}; start the service with ./run.sh run")
 PYEOF
   fi
 }
@@ -187,6 +195,7 @@ case "$command" in
     ;;
   check)
     setup
+    use_local_postgres
     exec "$PY" tools/steps.py check "$@"
     ;;
   docs)
@@ -204,6 +213,10 @@ case "$command" in
     [ $# -eq 0 ] && set -- 1:2 3:1
     lines=()
     for pair in "$@"; do
+      if ! [[ "$pair" =~ ^[0-9]+:[0-9]+$ ]]; then
+        echo "run.sh: items are ITEM:QUANTITY, such as 3:2; got '$pair'" >&2
+        exit 2
+      fi
       lines+=("{\"id\": ${pair%%:*}, \"quantity\": ${pair##*:}}")
     done
     items=$(IFS=,; echo "${lines[*]}")

@@ -9,10 +9,13 @@ grew while answering. Baselines, in the same run:
 - a server that collects every row into a list before answering
   (bench/baseline_app.py): what streaming saves in memory.
 
-Also POST /api/query with SELECT * FROM customer, which streams the same way.
+Also POST /api/query with SELECT * FROM customer, which streams the same way,
+and, with BENCH_PG_URL set, the same stream from PostgreSQL against a plain
+asyncpg loop.
 Writes a chart of memory growth against rows to docs/img/.
 """
 
+import asyncio
 import json
 import socket
 import sqlite3
@@ -20,10 +23,25 @@ import time
 
 import orjson
 
-from bench.common import MB, RESULTS, baseline, marketsvc, median, seeded_sqlite, sqlite_url, table
+from bench.common import (
+    MB,
+    RESULTS,
+    baseline,
+    engines,
+    marketsvc,
+    median,
+    seeded_sqlite,
+    seeded_url,
+    sqlite_url,
+    table,
+)
 from bench.svg import line_chart
 from marketsvc.config import REPO_ROOT
 
+CUSTOMERS_SQL = (
+    "SELECT customer.id, customer.name, address.flat_number, address.post_code "
+    "FROM customer JOIN address ON address.id = customer.address_id ORDER BY customer.id"
+)
 SIZES = [200_000, 1_000_000]
 CHART_SIZES = [50_000, 200_000, 1_000_000]
 REPEATS = 3
@@ -35,15 +53,32 @@ def plain_loop(path) -> float:
     start = time.perf_counter()
     conn = sqlite3.connect(path)
     customers = []
-    for cid, name, flat, post in conn.execute(
-        "SELECT customer.id, customer.name, address.flat_number, address.post_code "
-        "FROM customer JOIN address ON address.id = customer.address_id ORDER BY customer.id"
-    ):
+    for cid, name, flat, post in conn.execute(CUSTOMERS_SQL):
         customers.append(
             {"id": cid, "name": name, "address": {"flat_number": flat, "post_code": post}}
         )
     body = orjson.dumps(customers)
     conn.close()
+    assert body.endswith(b"}]")
+    return time.perf_counter() - start
+
+
+async def plain_asyncpg_loop(url: str) -> float:
+    """The PostgreSQL twin of plain_loop: asyncpg rows, the same JSON."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    start = time.perf_counter()
+    conn = await asyncpg.connect(dsn)
+    rows = await conn.fetch(CUSTOMERS_SQL)
+    body = orjson.dumps(
+        [
+            {"id": r[0], "name": r[1], "address": {"flat_number": r[2], "post_code": r[3]}}
+            for r in rows
+        ]
+    )
+    await conn.close()
     assert body.endswith(b"}]")
     return time.perf_counter() - start
 
@@ -107,6 +142,7 @@ def main() -> str:
         rows.append(
             [
                 f"{total:,}",
+                "SQLite",
                 "baseline: collect, then send",
                 collected["total"],
                 collected["ttfb"] * 1000,
@@ -117,9 +153,18 @@ def main() -> str:
         query_rows.append(
             [f"{total:,}", research["total"], research["ttfb"] * 1000, research["growth"] / MB]
         )
+    rows += postgres_rows()
     text = table(
-        f"Streaming customers (SQLite, median of {REPEATS})",
-        ["customers", "how", "seconds", "first byte (ms)", "memory growth (MB)", "x plain loop"],
+        f"Streaming customers (median of {REPEATS})",
+        [
+            "customers",
+            "engine",
+            "how",
+            "seconds",
+            "first byte (ms)",
+            "memory growth (MB)",
+            "x plain loop",
+        ],
         rows,
     )
     text += table(
@@ -137,3 +182,30 @@ def main() -> str:
     print(f"chart: {chart_path.relative_to(REPO_ROOT)}")
     (RESULTS / "streaming.json").write_text(json.dumps(chart))
     return text
+
+
+def postgres_rows() -> list[list]:
+    """The same streaming measurement on PostgreSQL, when BENCH_PG_URL is set."""
+    rows = []
+    for engine, server_url in engines():
+        if server_url is None:
+            continue
+        for customers in SIZES:
+            url = seeded_url(server_url, customers, 0)
+            loop = median(asyncio.run(plain_asyncpg_loop(url)) for _ in range(REPEATS))
+            with marketsvc(url) as server:
+                streamed = measure(server, "GET", "/api/customers")
+            total = f"{customers + 3:,}"
+            rows.append([total, engine, "plain asyncpg loop (in process)", loop, "-", "-", 1.0])
+            rows.append(
+                [
+                    total,
+                    engine,
+                    "marketsvc GET /api/customers (streamed)",
+                    streamed["total"],
+                    streamed["ttfb"] * 1000,
+                    streamed["growth"] / MB,
+                    streamed["total"] / loop,
+                ]
+            )
+    return rows

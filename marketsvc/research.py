@@ -7,8 +7,11 @@ separate engine whose connections cannot write.
   on, and an authorizer lets the statement read tables and call functions
   but refuses ATTACH, DETACH, PRAGMA and every kind of write or DDL.
 - PostgreSQL: every statement runs in a READ ONLY transaction with a
-  statement_timeout. Give it a database user that can only SELECT
-  (MARKETSVC_QUERY_DATABASE_URL): a superuser can still read server files.
+  statement_timeout, on a fresh connection. A superuser is lowered to the
+  role marketsvc_reader (SELECT on the service's tables, nothing else) for
+  the transaction, because a read-only transaction alone still lets a
+  superuser run COPY ... TO PROGRAM. Better still, give the route a user
+  that can only SELECT (MARKETSVC_QUERY_DATABASE_URL).
 """
 
 import secrets
@@ -22,8 +25,10 @@ from sqlalchemy import Row, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, ResourceClosedError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import NullPool
 
 from marketsvc.db.engine import create_engine
+from marketsvc.db.schema import TABLES
 from marketsvc.db_accessor import uncancelled
 
 STREAM_BATCH_ROWS = 2000
@@ -63,7 +68,9 @@ def create_query_engine(url: str, *, timeout: float, pool_size: int = 5) -> Asyn
         engine = create_engine(parsed.render_as_string(False), pool_size=pool_size)
         event.listen(engine.sync_engine, "connect", _sqlite_query_only)
         return engine.execution_options(research_timeout=timeout)
-    engine = create_engine(url, pool_size=pool_size)
+    # NullPool: every research query gets a fresh session, so nothing it
+    # leaves behind (a SET, an advisory lock) reaches the next one.
+    engine = create_engine(url, poolclass=NullPool)
     return engine.execution_options(postgresql_readonly=True, research_timeout=timeout)
 
 
@@ -83,20 +90,61 @@ def token_matches(authorization: str | None, token: str) -> bool:
     return secrets.compare_digest(given.strip().encode(), token.encode())
 
 
-async def _prepare(engine: AsyncEngine, conn) -> None:
+READER_ROLE = "marketsvc_reader"
+
+
+async def create_reader_role(engine: AsyncEngine) -> None:
+    """On PostgreSQL, as a superuser: the role research queries run as.
+
+    It can log in nowhere and may only SELECT from the service's tables.
+    Run at start-up, in an ordinary transaction (a read-only one could not).
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    async with engine.begin() as conn:
+        is_super = text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+        if not await conn.scalar(is_super):
+            return  # not ours to create roles; use MARKETSVC_QUERY_DATABASE_URL
+        exists = text("SELECT 1 FROM pg_roles WHERE rolname = :role")
+        if not await conn.scalar(exists, {"role": READER_ROLE}):
+            await conn.exec_driver_sql(f"CREATE ROLE {READER_ROLE} NOLOGIN")
+        tables = ", ".join(TABLES)
+        await conn.exec_driver_sql(f"GRANT SELECT ON {tables} TO {READER_ROLE}")
+
+
+class _Deadline:
+    """A time limit that each fetch renews (SQLite has no statement timeout)."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.renew()
+
+    def renew(self) -> None:
+        self.at = time.monotonic() + self.seconds
+
+    def passed(self) -> bool:
+        return time.monotonic() > self.at
+
+
+async def _prepare(engine: AsyncEngine, conn) -> _Deadline:
     timeout = engine.get_execution_options()["research_timeout"]
+    deadline = _Deadline(timeout)
     if engine.dialect.name == "sqlite":
         raw = await conn.get_raw_connection()
         await raw.driver_connection.set_authorizer(_sqlite_authorizer)
-        # SQLite has no statement timeout; a progress handler that gives up
-        # once `timeout` seconds have passed plays that part until the first
-        # rows arrive (see run_query).
-        deadline = time.monotonic() + timeout
-        await raw.driver_connection.set_progress_handler(
-            lambda: time.monotonic() > deadline, 10_000
-        )
-    else:
-        await conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout * 1000)}")
+        # SQLite calls this every 10 000 steps of its virtual machine; a true
+        # answer interrupts the statement. run_query renews the deadline
+        # before every fetch, so no single fetch runs longer than `timeout`
+        # (and a client that left never leaves a query running for long).
+        await raw.driver_connection.set_progress_handler(deadline.passed, 10_000)
+        return deadline
+    if await conn.scalar(text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")):
+        # A superuser can write files and run programs even inside a
+        # read-only transaction (COPY ... TO PROGRAM, pg_read_file). Drop to
+        # a role that may only read the service's own tables.
+        await conn.exec_driver_sql(f"SET LOCAL ROLE {READER_ROLE}")
+    await conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout * 1000)}")
+    return deadline
 
 
 async def run_query(engine: AsyncEngine, sql: str) -> AsyncIterator[Sequence[Row]]:
@@ -109,7 +157,7 @@ async def run_query(engine: AsyncEngine, sql: str) -> AsyncIterator[Sequence[Row
     conn = await engine.connect()
     try:
         try:
-            await _prepare(engine, conn)
+            deadline = await _prepare(engine, conn)
             # text() treats ":name" as a parameter; research SQL has none.
             result = await conn.stream(text(sql.replace(":", r"\:")))
             try:
@@ -117,16 +165,13 @@ async def run_query(engine: AsyncEngine, sql: str) -> AsyncIterator[Sequence[Row
             except ResourceClosedError:  # e.g. SET: it ran, and returns nothing
                 raise QueryFailed("the statement returns no rows; send a query") from None
             batches = result.partitions(STREAM_BATCH_ROWS)
-            first = await uncancelled(anext(batches, []))
+            deadline.renew()
+            batch = await uncancelled(anext(batches, []))
         except DATABASE_ERRORS as exc:
             raise QueryFailed(_database_message(exc)) from None
-        if engine.dialect.name == "sqlite":
-            # Rows are flowing: from here the client's reading sets the pace.
-            raw = await conn.get_raw_connection()
-            await raw.driver_connection.set_progress_handler(None, 0)
-        batch = first
         while batch:
             yield [dict(zip(columns, row, strict=True)) for row in batch]
+            deadline.renew()
             batch = await uncancelled(anext(batches, None))
     finally:
         with anyio.CancelScope(shield=True):

@@ -120,7 +120,11 @@ Name = Annotated[
 class ItemIn(Strict):
     name: Name
     # NUMERIC(10,2): at most 8 digits before the point and 2 after.
-    price: Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=2, allow_inf_nan=False)]
+    price: Annotated[
+        Decimal,
+        Field(ge=0, max_digits=10, decimal_places=2, allow_inf_nan=False),
+        AfterValidator(lambda price: abs(price)),  # -0.0 is 0
+    ]
     description: (
         Annotated[str, StringConstraints(max_length=500), AfterValidator(storable)] | None
     ) = None

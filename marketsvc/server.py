@@ -1,6 +1,7 @@
 """The HTTP API: FastAPI routes only. Data access lives in db_accessor."""
 
 import json
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, time
@@ -21,6 +22,7 @@ from fastapi import (
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,6 +48,7 @@ from marketsvc.schemas import (
 from marketsvc.streaming import StreamedJSON, start_stream
 
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+MAX_BODY_BYTES = 1_000_000
 
 # Routes live on a router, so that create_app can build fresh apps (tests).
 router = APIRouter()
@@ -68,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             await init_db(engine)
             if settings.query_token:
+                await research.create_reader_role(engine)
                 app.state.query_engine = research.create_query_engine(
                     settings.query_database_url or settings.database_url,
                     timeout=settings.query_timeout,
@@ -82,6 +86,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Marketplace",
         summary="The marketsvc service of the SQLAlchemy + FastAPI workshop.",
         lifespan=lifespan,
+        # No request of this API needs more; a larger body is refused (413)
+        # before anyone parses it, instead of stalling the event loop.
+        max_body_size=MAX_BODY_BYTES,
     )
     app.include_router(router)
     add_error_handlers(app)
@@ -130,17 +137,23 @@ async def orders_total(body: OrdersTotalIn) -> list[OrderTotalOut]:
 
 def parse_bound(value: str, name: str, *, end_of_day: bool) -> datetime:
     """An ISO date or datetime as naive UTC; a bare date covers its whole day."""
+    bad = HTTPException(
+        422, f"{name} must be an ISO date or datetime such as 2024-03-01, got {value!r}"
+    )
+    if not value.isprintable():
+        raise bad
     try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            return datetime.combine(day, time.max if end_of_day else time.min)
-        moment = datetime.fromisoformat(value)
+        day = date.fromisoformat(value)  # 2024-03-01, 20240301, 2024-W09-5 ...
     except ValueError:
-        raise HTTPException(
-            422, f"{name} must be an ISO date or datetime such as 2024-03-01, got {value!r}"
-        ) from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
+        pass
+    else:
+        return datetime.combine(day, time.max if end_of_day else time.min)
+    try:
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):  # OverflowError: 9999-12-31T23:59-01:00
+        raise bad from None
     return moment
 
 
@@ -203,8 +216,9 @@ async def read_query(request: Request) -> str:
         raise HTTPException(422, 'send {"query": "SELECT ..."} as JSON or as a form')
     try:
         return QueryIn.model_validate(payload).query
-    except ValueError as exc:
-        raise HTTPException(422, str(exc).splitlines()[-1].strip() or "bad query") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise HTTPException(422, f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
 
 
 @router.post(
@@ -264,7 +278,7 @@ async def order_events(
 ):
     """Orders as Server-Sent Events; a reconnecting client resumes after Last-Event-ID."""
     if last_event_id is not None:
-        if not last_event_id.isdigit() or int(last_event_id) > MAX_ID:
+        if not re.fullmatch(r"[0-9]{1,10}", last_event_id) or int(last_event_id) > MAX_ID:
             raise HTTPException(422, "Last-Event-ID must be an order id")
         after = max(after, int(last_event_id))
     if customer_id is not None and not await db_accessor.customer_exists(customer_id):

@@ -39,6 +39,9 @@ def test_bad_ids_in_the_path_are_422(client, route, bad_id):
         ("2024-03-01", "2024-03-31"),  # after is later than before
         ("2024-03-31'%20OR%20'1'='1", "2024-03-01"),
         ("99999-01-01", "2024-03-01"),
+        ("9999-12-31T23:59:59-23:59", "2024-03-01"),  # past year 9999 in UTC
+        ("2024-03-01", "0001-01-01T00:00:00+01:00"),  # before year 1 in UTC
+        ("2024-03-21%00", "2024-03-01"),
     ],
 )
 def test_bad_dates_are_422(client, before, after):
@@ -180,3 +183,17 @@ def test_unknown_routes_and_methods(client):
     assert client.get("/api/nothing").status_code == 404
     assert client.delete("/api/orders/1").status_code == 405
     assert client.put("/api/add_new_order", json={}).status_code == 405
+
+
+@pytest.mark.parametrize("day", ["2024-03-21", "20240321", "2024-W12-4", "2024W124"])
+def test_every_iso_form_of_a_date_covers_the_whole_day(client, day):
+    response = client.get(f"/api/orders_between_dates/{day}/{day}")
+    assert [order["order_id"] for order in response.json()] == [3]
+
+
+def test_a_body_over_a_megabyte_is_refused_before_parsing(client):
+    body = b'{"orders": [' + b"1," * 600_000 + b"1]}"
+    response = client.post(
+        "/api/orders_total", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 413

@@ -81,6 +81,8 @@ def test_filters_and_resuming(client, query, headers, expected):
         ("", {"Last-Event-ID": "banana"}, 422),
         ("", {"Last-Event-ID": "-5"}, 422),
         ("", {"Last-Event-ID": str(2**40)}, 422),
+        ("", {"Last-Event-ID": b"\xb3"}, 422),  # "³": a digit to str.isdigit, not to int()
+        ("", {"Last-Event-ID": "9" * 5000}, 422),
     ],
 )
 def test_bad_filters(client, query, headers, status):

@@ -167,3 +167,47 @@ def test_a_missing_or_malformed_query_is_422(research, body, content_type):
     response = research.post("/api/query", content=body, headers=headers)
     assert response.status_code == 422
     assert response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [({"query": ""}, "at least 1 character"), ({"query": 42}, "string"), ({}, "Field required")],
+)
+def test_422_details_say_what_is_wrong(research, body, says):
+    response = research.post("/api/query", json=body, headers=AUTH)
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith("query: ")
+    assert says in response.json()["detail"]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "COPY (SELECT 1) TO PROGRAM 'true'",
+        "COPY (SELECT 1) TO '/dev/null'",
+        "SELECT pg_read_file('PG_VERSION')",
+        "SELECT rolpassword FROM pg_authid",
+    ],
+)
+def test_postgresql_superuser_powers_are_dropped(research, sql):
+    response = ask(research, sql)
+    assert response.status_code == 400
+    detail = response.json()["detail"]
+    assert "permission denied" in detail or "must be superuser" in detail
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_sqlite_a_query_that_stalls_after_its_first_rows_is_stopped(research):
+    stalls = (
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 2500) "
+        "SELECT x FROM c UNION ALL SELECT count(*) FROM "
+        "(WITH RECURSIVE d(y) AS (SELECT 1 UNION ALL SELECT y + 1 FROM d) SELECT y FROM d)"
+    )
+    # After 2000 rows the next fetch never ends: the timeout interrupts it,
+    # and as rows were already sent, the response is aborted (the test
+    # client reports that as an error raised after the response started).
+    with pytest.raises(RuntimeError, match="response already started") as raised:
+        ask(research, stalls)
+    assert "interrupted" in repr(raised.value.__context__)
+    assert ask(research, "SELECT 1 AS one").json() == [{"one": 1}]

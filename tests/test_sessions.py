@@ -132,6 +132,12 @@ def test_create_item(client):
     assert client.get("/api/items").json()[-1]["name"] == "Tea"
 
 
+def test_minus_zero_is_stored_as_zero(client):
+    response = client.post("/api/items", json={"name": "Free sample", "price": -0.0})
+    assert response.status_code == 201
+    assert response.text.endswith('"price":0.0,"description":null}')
+
+
 def test_a_duplicate_name_is_409_and_writes_nothing(client, snapshot):
     before = snapshot()
     response = client.post("/api/items", json={"name": "Milk", "price": 1})

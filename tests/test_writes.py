@@ -1,35 +1,31 @@
 """Writes against a real server: nothing lost under load, nothing lost on restart."""
 
 import asyncio
+import json
 
 import httpx
 
+from bench import loadgen
 from tests.conftest import LiveServer
 
 ORDERS = 1000
 
 
-async def _post_orders(url: str, count: int) -> list[httpx.Response]:
-    limits = httpx.Limits(max_connections=200)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120) as http:
-
-        async def one(n: int) -> httpx.Response:
-            items = [
-                {"id": 1 + n % 4, "quantity": 1 + n % 3},
-                {"id": 1 + (n + 1) % 4, "quantity": 1},
-            ]
-            return await http.post(
-                "/api/add_new_order", json={"customer_id": 1 + n % 3, "items": items}
-            )
-
-        return await asyncio.gather(*(one(n) for n in range(count)))
+def _post_orders(port: int, count: int) -> loadgen.Result:
+    """`count` orders over 200 keep-alive connections, all read to the end."""
+    requests = []
+    for n in range(count):
+        items = [{"id": 1 + n % 4, "quantity": 1 + n % 3}, {"id": 1 + (n + 1) % 4, "quantity": 1}]
+        body = json.dumps({"customer_id": 1 + n % 3, "items": items}).encode()
+        requests.append(("POST", "/api/add_new_order", body))
+    return asyncio.run(loadgen.run("127.0.0.1", port, requests, 200, keep_bodies=True))
 
 
 def test_a_thousand_concurrent_orders_are_all_stored(live_server, snapshot):
-    responses = asyncio.run(_post_orders(live_server.url, ORDERS))
+    result = _post_orders(live_server.port, ORDERS)
 
-    assert [r.status_code for r in responses] == [201] * ORDERS
-    order_ids = [r.json()["order_id"] for r in responses]
+    assert result.statuses == [201] * ORDERS
+    order_ids = [json.loads(body)["order_id"] for body in result.bodies]
     assert len(set(order_ids)) == ORDERS
 
     rows = snapshot()

@@ -41,7 +41,8 @@ def create_engine(
 ) -> AsyncEngine:
     """Build an AsyncEngine for `url`, with SQLite made safe for concurrent use."""
     parsed = make_url(url)
-    if not (parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")):
+    in_memory = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+    if not in_memory and "poolclass" not in options:
         options.update(
             pool_size=pool_size, max_overflow=POOL_MAX_OVERFLOW, pool_timeout=pool_timeout
         )
