@@ -29,9 +29,7 @@ from sqlalchemy.pool import NullPool
 
 from marketsvc.db.engine import create_engine
 from marketsvc.db.schema import TABLES
-from marketsvc.db_accessor import uncancelled
-
-STREAM_BATCH_ROWS = 2000
+from marketsvc.db_accessor import STREAM_BATCH_ROWS, uncancelled
 
 # What a research query may do in SQLite: read and compute, nothing else.
 # (Transactions are allowed: SQLAlchemy's own BEGIN and ROLLBACK need them.)

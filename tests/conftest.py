@@ -7,7 +7,6 @@ a fresh PostgreSQL database that is dropped afterwards.
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -23,6 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench.common import free_port, stop_process
 from marketsvc.config import REPO_ROOT, Settings
 from marketsvc.db.schema import TABLES
 from marketsvc.server import create_app
@@ -103,12 +103,6 @@ def snapshot(database_url: str):
     return take
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class LiveServer:
     """marketsvc served by a real uvicorn process on a free loopback port."""
 
@@ -145,13 +139,8 @@ class LiveServer:
         raise RuntimeError("server did not start within 20 s")
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process:
+            stop_process(self.process)
         if self.process and self.process.stderr:
             self.process.stderr.close()
 
