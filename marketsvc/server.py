@@ -27,7 +27,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from marketsvc import db_accessor, events, research
+from marketsvc import db_accessor, events, lifecycle, research
 from marketsvc.config import Settings
 from marketsvc.db.engine import close_database, get_sessionmaker, open_database
 from marketsvc.db.schema import init_db
@@ -76,7 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     settings.query_database_url or settings.database_url,
                     timeout=settings.query_timeout,
                 )
-            yield
+            with lifecycle.announce_shutdown():
+                yield
         finally:
             if app.state.query_engine is not None:
                 await app.state.query_engine.dispose()
