@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import dataclasses
 import sys
 
 from marketsvc.config import Settings
@@ -10,7 +11,15 @@ from marketsvc.config import Settings
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m marketsvc", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="run the HTTP service (host and port from the environment)")
+    serve_parser = commands.add_parser(
+        "serve", help="run the HTTP service (host, port and the rest from the environment)"
+    )
+    serve_parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="worker processes (default: MARKETSVC_WORKERS, or 1)",
+    )
     init = commands.add_parser("init-db", help="create the schema and sample data if missing")
     init.add_argument("--reset", action="store_true", help="drop everything first")
     commands.add_parser(
@@ -28,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
         return fail(f"bad configuration: {exc}")
 
     if args.command == "serve":
+        if args.workers is not None:
+            if not 1 <= args.workers <= 64:
+                return fail(f"--workers must be a number from 1 to 64, got {args.workers}")
+            settings = dataclasses.replace(settings, workers=args.workers)
         return serve(settings)
     if args.command == "init-db":
         return run_db_command(settings, init_db_command(settings, args.reset))
@@ -90,13 +103,27 @@ async def seed_command(settings: Settings, customers: int, orders: int, random_s
 def serve(settings: Settings) -> int:
     import uvicorn
 
-    from marketsvc.db.errors import check_database
+    from marketsvc.db.startup import prepare_to_serve
 
-    problem = asyncio.run(check_database(settings.database_url))
+    # Once, before any worker starts: the database is made ready (workers
+    # then find it so), and the connection budget is checked for all of them.
+    problem = asyncio.run(prepare_to_serve(settings))
     if problem:
         return fail(problem)
     print(f"Marketplace on http://{settings.host}:{settings.port}  (API docs at /docs)")
-    uvicorn.run("marketsvc.server:app", host=settings.host, port=settings.port)
+    uvicorn.run(
+        # An import string, not the app: each worker process imports it anew.
+        "marketsvc.server:app",
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        # Behind a reverse proxy: take the client's address and scheme from
+        # X-Forwarded-For/-Proto, but only when the proxy itself sent them.
+        proxy_headers=settings.proxy_headers,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        # After SIGTERM, open requests get this long before they are cut off.
+        timeout_graceful_shutdown=settings.shutdown_timeout,
+    )
     return 0
 
 

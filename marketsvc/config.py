@@ -18,6 +18,8 @@ class Settings:
     # is answered 503.
     pool_size: int = 10
     pool_timeout: float = 10.0
+    # Connections opened beyond pool_size under a burst, closed again after.
+    pool_overflow: int = 10
     # None keeps POST /api/query switched off.
     query_token: str | None = None
     # The research queries of /api/query may run as another (read-only)
@@ -26,6 +28,14 @@ class Settings:
     query_timeout: float = 30.0
     # Seconds of silence after which an event stream sends a keep-alive.
     sse_keepalive: float = 15.0
+    # serve: worker processes, and what a deployment behind a proxy needs.
+    workers: int = 1
+    # Trust X-Forwarded-For/-Proto only from these addresses (comma-separated,
+    # "*" for any): the proxy's own, never the clients'.
+    proxy_headers: bool = True
+    forwarded_allow_ips: str = "127.0.0.1"
+    # Seconds that open connections get to finish after SIGTERM.
+    shutdown_timeout: float = 5.0
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -41,6 +51,11 @@ class Settings:
             query_database_url=env.get("MARKETSVC_QUERY_DATABASE_URL") or None,
             query_timeout=_number(env, "MARKETSVC_QUERY_TIMEOUT", 30.0, float, 0.1, 3600),
             sse_keepalive=_number(env, "MARKETSVC_SSE_KEEPALIVE", 15.0, float, 0.05, 3600),
+            pool_overflow=_number(env, "MARKETSVC_POOL_OVERFLOW", 10, int, 0, 1000),
+            workers=_number(env, "MARKETSVC_WORKERS", 1, int, 1, 64),
+            proxy_headers=env.get("MARKETSVC_PROXY_HEADERS", "1").lower() in {"1", "true", "yes"},
+            forwarded_allow_ips=env.get("MARKETSVC_FORWARDED_ALLOW_IPS") or "127.0.0.1",
+            shutdown_timeout=_number(env, "MARKETSVC_SHUTDOWN_TIMEOUT", 5.0, float, 0, 3600),
         )
 
 

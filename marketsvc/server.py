@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketsvc import db_accessor, events, lifecycle, research
 from marketsvc.config import Settings
 from marketsvc.db.engine import close_database, get_sessionmaker, open_database
-from marketsvc.db.schema import init_db
+from marketsvc.db.startup import prepare_database
 from marketsvc.schemas import (
     MAX_ID,
     CustomerOut,
@@ -65,13 +65,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             echo=settings.echo,
             pool_size=settings.pool_size,
             pool_timeout=settings.pool_timeout,
+            pool_overflow=settings.pool_overflow,
         )
         app.state.settings = settings
         app.state.query_engine = None
         try:
-            await init_db(engine)
+            await prepare_database(engine, settings)
             if settings.query_token:
-                await research.create_reader_role(engine)
                 app.state.query_engine = research.create_query_engine(
                     settings.query_database_url or settings.database_url,
                     timeout=settings.query_timeout,

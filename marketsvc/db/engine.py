@@ -7,6 +7,7 @@ functions lets tests point the service at a temporary database.
 
 import asyncio
 import functools
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -37,19 +38,52 @@ def is_sqlite(engine: AsyncEngine) -> bool:
 
 
 def create_engine(
-    url: str, *, echo: bool = False, pool_size: int = 10, pool_timeout: float = 10.0, **options
+    url: str,
+    *,
+    echo: bool = False,
+    pool_size: int = 10,
+    pool_timeout: float = 10.0,
+    pool_overflow: int = POOL_MAX_OVERFLOW,
+    **options,
 ) -> AsyncEngine:
     """Build an AsyncEngine for `url`, with SQLite made safe for concurrent use."""
     parsed = make_url(url)
     in_memory = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
     if not in_memory and "poolclass" not in options:
-        options.update(
-            pool_size=pool_size, max_overflow=POOL_MAX_OVERFLOW, pool_timeout=pool_timeout
-        )
+        options.update(pool_size=pool_size, max_overflow=pool_overflow, pool_timeout=pool_timeout)
+    if behind_transaction_pooler(parsed):
+        options["connect_args"] = {**POOLER_CONNECT_ARGS, **options.get("connect_args", {})}
     engine = create_async_engine(parsed, echo=echo, **options)
     if is_sqlite(engine):
         _configure_sqlite(engine)
     return engine
+
+
+def behind_transaction_pooler(url) -> bool:
+    """True for a PostgreSQL URL that says ?prepared_statement_cache_size=0.
+
+    That is how a URL says it goes through PgBouncer in transaction mode
+    (see docs/reference/beyond-one-machine.md): each transaction may run on
+    another server connection, shared with other clients, so a prepared
+    statement kept for later may be gone or may carry a name that another
+    client's statement has already taken on that connection.
+    """
+    return (
+        url.get_backend_name() == "postgresql"
+        and url.query.get("prepared_statement_cache_size") == "0"
+    )
+
+
+def _unique_statement_name() -> str:
+    return f"__marketsvc_{uuid.uuid4().hex}__"
+
+
+# asyncpg's own cache off too (it names its statements 1, 2, 3 ... per
+# connection), and every statement SQLAlchemy prepares gets a unique name.
+POOLER_CONNECT_ARGS = {
+    "statement_cache_size": 0,
+    "prepared_statement_name_func": _unique_statement_name,
+}
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -60,8 +94,10 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")  # off by default in SQLite
-        cursor.execute("PRAGMA journal_mode = WAL")  # readers never block the writer
+        # busy_timeout first: switching a new file to WAL needs a lock, and
+        # other processes starting at the same moment may hold it.
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")  # readers never block the writer
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

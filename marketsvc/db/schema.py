@@ -16,6 +16,11 @@ TABLES = [table.name for table in Base.metadata.sorted_tables]
 TABLES_WITH_GENERATED_IDS = ["item", "address", "customer", "orders"]
 
 
+# The key of the PostgreSQL advisory lock that start-up holds while it
+# creates what the service needs (any 64-bit number that no one else uses).
+STARTUP_LOCK_KEY = 0x6D61726B657473  # "markets" in ASCII
+
+
 class SchemaError(RuntimeError):
     """The database holds some of the service's tables but not all of them."""
 
@@ -24,6 +29,22 @@ def sql_statements(path: Path = SCHEMA_FILE) -> list[str]:
     """The statements of marketdb.sql: each ends with ';' at the end of a line."""
     lines = [line for line in path.read_text().splitlines() if not line.lstrip().startswith("--")]
     return [stmt.strip() for stmt in "\n".join(lines).split(";\n") if stmt.strip(" \n;")]
+
+
+async def take_startup_lock(conn: AsyncConnection) -> None:
+    """Wait until no other process is setting the database up, then hold it.
+
+    PostgreSQL: a transaction-level advisory lock, released by the
+    transaction's COMMIT or ROLLBACK (or when the connection dies), so it
+    cannot outlive the work, and it holds on one server connection even
+    through PgBouncer in transaction mode. A session-level lock would stay
+    with a pooled connection after the work, and behind PgBouncer it would
+    stick to whichever server connection happened to run it.
+    SQLite: nothing more to do, a write transaction (BEGIN IMMEDIATE, see
+    write_transaction) already holds the file's one write lock.
+    """
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": STARTUP_LOCK_KEY})
 
 
 async def existing_tables(conn: AsyncConnection) -> set[str]:
@@ -65,9 +86,12 @@ async def init_db(engine: AsyncEngine, *, reset: bool = False) -> bool:
     """Create the schema and sample data if the database is empty.
 
     Returns True when it loaded marketdb.sql. Existing data is never touched
-    unless `reset` is true, which drops the service's tables first.
+    unless `reset` is true, which drops the service's tables first. Any
+    number of processes may call it at once: each looks and loads under the
+    start-up lock, so exactly one of them loads the schema.
     """
     async with write_transaction(engine) as conn:
+        await take_startup_lock(conn)
         present = await existing_tables(conn)
         if reset and present:
             await conn.run_sync(Base.metadata.drop_all)
