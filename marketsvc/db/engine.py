@@ -123,6 +123,10 @@ def single_statement(engine: AsyncEngine) -> AsyncEngine:
     """
     if is_sqlite(engine):
         return engine.execution_options(single_statement=True)
+    if behind_transaction_pooler(engine.url):
+        # Without a transaction PgBouncer may run the statement's prepare
+        # and its execution on two different server connections.
+        return engine
     return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
