@@ -113,8 +113,10 @@ usage() {
 Usage: ./run.sh COMMAND [ARGS]
 
 Set-up and service
-  run [--pg [URL]]    serve Marketplace on 127.0.0.1:9090 (creates .venv on first use);
-                      --pg: on PostgreSQL (default URL postgresql+asyncpg://postgres@127.0.0.1:5432/marketdb)
+  run [--pg [URL]] [--workers N]
+                      serve Marketplace on 127.0.0.1:9090 (creates .venv on first use);
+                      --pg: on PostgreSQL (default URL postgresql+asyncpg://postgres@127.0.0.1:5432/marketdb);
+                      --workers: N worker processes (default MARKETSVC_WORKERS, or 1)
   test                ruff (lint, format) and the whole test suite
   setup               create .venv and install the dependencies only
   reset [--pg [URL]]  drop the database's tables and load marketdb.sql again
@@ -160,13 +162,14 @@ fi
 case "$command" in
   setup) setup ;;
   run)
-    if [ $# -gt 0 ]; then
-      echo "run.sh: run takes no arguments but --pg [URL]" >&2
+    # run [--pg [URL]] [--workers N]: serve checks N.
+    if ! { [ $# -eq 0 ] || { [ $# -eq 2 ] && [ "$1" = --workers ]; }; }; then
+      echo "run.sh: run takes only --pg [URL] and --workers N" >&2
       exit 2
     fi
     setup
     [ -n "$PG_URL" ] && use_postgres "$PG_URL"
-    exec "$PY" -m marketsvc serve
+    exec "$PY" -m marketsvc serve "$@"
     ;;
   test)
     setup

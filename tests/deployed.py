@@ -1,8 +1,9 @@
 """`python -m marketsvc serve` processes as an operator starts them: several at once.
 
 Unlike conftest.LiveServer, a ServeProcess does not wait when it starts, so
-that a test can start many together; its log goes to a file that the test
-reads to count the workers that started and to find any that failed.
+that a test can start many together. Its output (uvicorn's log and access
+log) goes to a file that the test reads to count the workers that started
+and to find any that failed.
 """
 
 import os
@@ -20,8 +21,11 @@ STARTED = "Application startup complete."
 FAILURES = ("Traceback", "Application startup failed", "died", "failed to start")
 
 
+SERVE = [sys.executable, "-m", "marketsvc", "serve"]
+
+
 class ServeProcess:
-    def __init__(self, database_url: str, log: Path, workers: int = 1, **env: str):
+    def __init__(self, database_url: str, log: Path, workers: int = 1, command=SERVE, **env: str):
         self.workers = workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -34,11 +38,11 @@ class ServeProcess:
         }
         with log.open("wb") as log_file:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "marketsvc", "serve", "--workers", str(workers)],
+                [*command, "--workers", str(workers)],
                 cwd=REPO_ROOT,
                 env=environment,
-                stdout=subprocess.DEVNULL,
-                stderr=log_file,
+                stdout=log_file,  # uvicorn's access log
+                stderr=subprocess.STDOUT,
             )
 
     def text(self) -> str:

@@ -1,0 +1,86 @@
+"""The connection budget: warned about once at start-up when it does not fit."""
+
+import asyncio
+import dataclasses
+
+import pytest
+from sqlalchemy import text
+
+from marketsvc.config import Settings
+from marketsvc.db.engine import create_engine
+from marketsvc.db.startup import (
+    FEED_LISTENERS,
+    RESEARCH_CONNECTIONS,
+    connection_budget_warning,
+    connections_needed,
+)
+from tests.deployed import start_all, stop_all
+
+
+def test_the_sum_counts_pool_overflow_listener_and_research_per_worker():
+    settings = Settings(pool_size=10, pool_overflow=10, workers=4)
+    assert connections_needed(settings)[0] == 4 * (10 + 10 + FEED_LISTENERS)
+    with_research = dataclasses.replace(settings, query_token="t")
+    assert connections_needed(with_research)[0] == 4 * (21 + RESEARCH_CONNECTIONS)
+    # Research queries on a replica do not use the primary's connections.
+    on_replica = dataclasses.replace(
+        with_research,
+        database_url="postgresql+asyncpg://u@primary/db",
+        query_database_url="postgresql+asyncpg://u@replica/db",
+    )
+    assert connections_needed(on_replica)[0] == 4 * 21
+
+
+async def _server_limit(url: str) -> int:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            limit = int(await conn.scalar(text("SHOW max_connections")))
+            reserved = int(await conn.scalar(text("SHOW superuser_reserved_connections")))
+            return limit - reserved
+    finally:
+        await engine.dispose()
+
+
+async def _warning(settings: Settings) -> str | None:
+    engine = create_engine(settings.database_url)
+    try:
+        return await connection_budget_warning(engine, settings)
+    finally:
+        await engine.dispose()
+
+
+def test_a_budget_that_fits_gives_no_warning_and_one_that_does_not_says_so(database_url):
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite has no connection limit")
+    allowed = asyncio.run(_server_limit(database_url))
+    per_worker = 10 + 10 + FEED_LISTENERS
+    fits = Settings(database_url=database_url, workers=allowed // per_worker)
+    assert asyncio.run(_warning(fits)) is None
+
+    too_many = dataclasses.replace(fits, workers=allowed // per_worker + 1)
+    warning = asyncio.run(_warning(too_many))
+    assert warning is not None
+    assert f"= {too_many.workers * per_worker} connections" in warning
+    assert f"allows {allowed}" in warning
+    assert "MARKETSVC_WORKERS" in warning
+
+
+def test_sqlite_has_no_budget(tmp_path):
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", workers=64)
+    assert asyncio.run(_warning(settings)) is None
+
+
+def test_serve_prints_the_warning_once_for_all_its_workers(database_url, tmp_path):
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite has no connection limit")
+    allowed = asyncio.run(_server_limit(database_url))
+    # Two workers whose pools alone are more than the server allows; they
+    # start (the warning is no error), and the warning is printed once.
+    pool = str(allowed // 2 + 1)
+    env = {"MARKETSVC_POOL_SIZE": pool, "MARKETSVC_POOL_OVERFLOW": "0"}
+    servers = start_all(1, database_url, tmp_path, workers=2, **env)
+    stop_all(servers)
+    warnings = [line for line in servers[0].text().splitlines() if "warning:" in line]
+    assert len(warnings) == 1, servers[0].text()
+    assert warnings[0].startswith("marketsvc: warning: 2 worker(s) ×")
