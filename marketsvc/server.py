@@ -23,7 +23,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -355,6 +355,14 @@ def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PoolTimeout)
     async def pool_exhausted(_request: Request, _exc: PoolTimeout) -> JSONResponse:
         return busy("all database connections are in use")
+
+    @app.exception_handler(DBAPIError)
+    async def no_free_connection(_request: Request, exc: DBAPIError) -> JSONResponse:
+        # PostgreSQL refuses a connection beyond max_connections (or a role's
+        # or database's connection limit) with SQLSTATE 53300.
+        if getattr(exc.orig, "sqlstate", None) == "53300":
+            return busy("the database accepts no more connections")
+        raise exc
 
     @app.exception_handler(OperationalError)
     async def database_busy(_request: Request, exc: OperationalError) -> JSONResponse:

@@ -2,9 +2,12 @@
 
 import asyncio
 import dataclasses
+import uuid
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from marketsvc.config import Settings
 from marketsvc.db.engine import create_engine
@@ -14,6 +17,7 @@ from marketsvc.db.startup import (
     connection_budget_warning,
     connections_needed,
 )
+from marketsvc.server import create_app
 from tests.deployed import start_all, stop_all
 
 
@@ -84,3 +88,53 @@ def test_serve_prints_the_warning_once_for_all_its_workers(database_url, tmp_pat
     warnings = [line for line in servers[0].text().splitlines() if "warning:" in line]
     assert len(warnings) == 1, servers[0].text()
     assert warnings[0].startswith("marketsvc: warning: 2 worker(s) ×")
+
+
+async def _as_superuser(url: str, *statements: str) -> None:
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            for statement in statements:
+                await conn.exec_driver_sql(statement)
+    finally:
+        await engine.dispose()
+
+
+def test_a_refused_connection_is_a_503_not_a_500(client, database_url):
+    """Beyond a connection limit PostgreSQL refuses new connections: retry later, says the 503."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite has no connection limit")
+    role = f"marketsvc_limited_{uuid.uuid4().hex[:8]}"
+    database = make_url(database_url).database
+    asyncio.run(
+        _as_superuser(
+            database_url,
+            f'CREATE ROLE "{role}" LOGIN',
+            f'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{role}"',
+        )
+    )
+    limited_url = make_url(database_url).set(username=role).render_as_string(False)
+    try:
+        app = create_app(Settings(database_url=limited_url))
+        # A request on a connection the server closed is not what this test
+        # is about (the first one below may fail so); the ones after it are.
+        with TestClient(app, raise_server_exceptions=False) as limited:
+            assert limited.get("/api/order_total/1").status_code == 200
+            # Now the role may not open any connection, and the ones it has
+            # are closed by the server: the service must open a new one.
+            asyncio.run(
+                _as_superuser(
+                    database_url,
+                    f'ALTER ROLE "{role}" CONNECTION LIMIT 0',
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    f"WHERE usename = '{role}' AND datname = '{database}'",
+                )
+            )
+            statuses = [limited.get("/api/order_total/1") for _ in range(3)]
+        assert 500 not in [r.status_code for r in statuses[1:]]
+        response = statuses[-1]
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "1"
+        assert "accepts no more connections" in response.json()["detail"]
+    finally:
+        asyncio.run(_as_superuser(database_url, f'DROP OWNED BY "{role}"', f'DROP ROLE "{role}"'))
