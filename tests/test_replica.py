@@ -1,0 +1,148 @@
+"""Research queries on a read replica: a real PostgreSQL primary and hot standby.
+
+The test builds its own small cluster pair in a temporary directory (initdb,
+then pg_basebackup of a streaming standby), on free loopback ports, so that
+it changes nothing on the shared server. The service writes to the primary
+and sends POST /api/query to the standby (MARKETSVC_QUERY_DATABASE_URL).
+
+PostgreSQL refuses to run as root; when the tests run as root they start it
+as the `postgres` user.
+"""
+
+import glob
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bench.common import free_port
+from marketsvc.config import Settings
+from marketsvc.research import READER_ROLE
+from marketsvc.server import create_app
+
+pytestmark = pytest.mark.slow
+
+TOKEN = "replica-test-token"
+
+
+def _postgres_program(name: str) -> str | None:
+    found = shutil.which(name) or sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return found if isinstance(found, str) else (found[-1] if found else None)
+
+
+def _run_as_postgres(directory: Path) -> dict:
+    if os.geteuid() != 0:
+        return {}
+    account = pwd.getpwnam("postgres")
+    os.chown(directory, account.pw_uid, account.pw_gid)
+    return {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+
+
+class ClusterPair:
+    """A primary and its streaming standby, each on a loopback port of its own."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.as_postgres = _run_as_postgres(directory)
+        self.primary_port, self.replica_port = free_port(), free_port()
+        self.bin = {name: _postgres_program(name) for name in ("initdb", "pg_ctl", "pg_basebackup")}
+
+    def run(self, *argv: str) -> None:
+        subprocess.run(
+            argv,
+            check=True,
+            capture_output=True,
+            timeout=120,
+            cwd=self.directory,
+            **self.as_postgres,
+        )
+
+    def start(self, name: str, port: int) -> None:
+        options = f"-p {port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
+        data, log = self.directory / name, self.directory / f"{name}.log"
+        self.run(self.bin["pg_ctl"], "-D", str(data), "-l", str(log), "-o", options, "-w", "start")
+
+    def create(self) -> "ClusterPair":
+        primary = self.directory / "primary"
+        self.run(self.bin["initdb"], "-D", str(primary), "-A", "trust", "-U", "postgres", "-N")
+        self.start("primary", self.primary_port)
+        replica = str(self.directory / "replica")
+        host = ("-h", "127.0.0.1", "-p", str(self.primary_port), "-U", "postgres")
+        self.run(self.bin["pg_basebackup"], *host, "-D", replica, "-R", "-X", "stream")
+        self.start("replica", self.replica_port)
+        return self
+
+    def stop(self) -> None:
+        for name in ("replica", "primary"):
+            if (self.directory / name / "postmaster.pid").exists():
+                self.run(self.bin["pg_ctl"], "-D", str(self.directory / name), "-m", "fast", "stop")
+
+    def url(self, port: int, database: str = "postgres") -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{port}/{database}"
+
+
+@pytest.fixture(scope="module")
+def clusters() -> Iterator[ClusterPair]:
+    if not all(_postgres_program(name) for name in ("initdb", "pg_ctl", "pg_basebackup")):
+        pytest.skip(
+            "PostgreSQL's server programs (initdb, pg_ctl, pg_basebackup) are not installed"
+        )
+    directory = Path(tempfile.mkdtemp(prefix="marketsvc-replica-"))
+    pair = ClusterPair(directory)
+    try:
+        yield pair.create()
+    finally:
+        pair.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def ask(client: TestClient, sql: str):
+    return client.post(
+        "/api/query", json={"query": sql}, headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+
+
+def eventually(check, timeout: float = 15):
+    """Retry check() until it returns something true: the standby replays a moment later."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = check()
+        except AssertionError:
+            result = None
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.2)
+
+
+def test_research_queries_run_on_the_replica(clusters):
+    settings = Settings(
+        database_url=clusters.url(clusters.primary_port),
+        query_database_url=clusters.url(clusters.replica_port),
+        query_token=TOKEN,
+    )
+    with TestClient(create_app(settings)) as client:
+
+        def orders_on_replica() -> int | None:
+            response = ask(client, "SELECT count(*) AS n FROM orders")
+            return response.json()[0]["n"] if response.status_code == 200 else None
+
+        # The schema and sample data were created on the primary at start-up.
+        assert eventually(lambda: orders_on_replica() == 3)
+        where = ask(client, "SELECT pg_is_in_recovery() AS standby, current_user AS who").json()
+        assert where == [{"standby": True, "who": READER_ROLE}]
+
+        body = {"customer_id": 3, "items": [{"id": 4, "quantity": 2}]}
+        assert client.post("/api/add_new_order", json=body).status_code == 201
+        assert eventually(lambda: orders_on_replica() == 4)
+
+        refused = ask(client, "INSERT INTO item (name, price) VALUES ('x', 1) RETURNING id")
+        assert refused.status_code == 400
+        assert "read-only" in refused.json()["detail"]
