@@ -13,14 +13,14 @@ import time
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from marketsvc.config import REPO_ROOT
+from marketsvc.config import REPO_ROOT, Settings
 from marketsvc.research import READER_ROLE
+from marketsvc.server import create_app
 from tests.deployed import start_all, stop_all
-
-pytestmark = pytest.mark.slow
 
 ROUNDS = 3
 TOKEN = "start-up-test-token"
@@ -70,6 +70,7 @@ def assert_sample_data_loaded_once(url: str) -> None:
     assert counts == expected
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("round_", range(ROUNDS))
 def test_three_processes_of_two_workers_start_at_once(database_url, tmp_path, round_):
     servers = start_all(
@@ -90,6 +91,7 @@ def test_three_processes_of_two_workers_start_at_once(database_url, tmp_path, ro
     assert_sample_data_loaded_once(database_url)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("round_", range(ROUNDS))
 def test_eight_lifespans_start_at_the_same_moment(database_url, round_):
     env = {
@@ -118,6 +120,7 @@ def test_eight_lifespans_start_at_the_same_moment(database_url, round_):
     assert_sample_data_loaded_once(database_url)
 
 
+@pytest.mark.slow
 def test_a_populated_database_is_left_alone(database_url, tmp_path):
     servers = start_all(2, database_url, tmp_path, workers=2)
     try:
@@ -132,3 +135,18 @@ def test_a_populated_database_is_left_alone(database_url, tmp_path):
         assert len(orders) == 3  # the two sample orders and the new one
     finally:
         stop_all(servers)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_start_up_needs_no_more_than_a_pool_of_one(database_url):
+    """The lock's connection is not the pool's, so the work still finds one."""
+    settings = Settings(
+        database_url=database_url,
+        pool_size=1,
+        pool_overflow=0,
+        pool_timeout=3,
+        query_token=TOKEN,
+    )
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/api/order_total/3").json() == {"order_id": 3, "total": 21}
+    assert_sample_data_loaded_once(database_url)

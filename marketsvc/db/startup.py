@@ -14,12 +14,14 @@ from contextlib import asynccontextmanager
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import NullPool
 
 from marketsvc import research
 from marketsvc.config import Settings
 from marketsvc.db.engine import (
     behind_transaction_pooler,
     close_database,
+    create_engine,
     is_sqlite,
     open_database,
 )
@@ -37,18 +39,23 @@ async def startup_lock(engine: AsyncEngine) -> AsyncIterator[None]:
     """Hold the start-up lock around work that runs on other connections.
 
     On PostgreSQL a connection of its own keeps a transaction open that
-    holds the advisory lock. SQLite has nothing to hold here: its only
-    start-up work is init_db, whose write transaction is the lock.
+    holds the advisory lock. It comes from outside the pool, so that the
+    work always finds a connection in the pool, however small that is.
+    SQLite has nothing to hold here: its only start-up work is init_db,
+    whose write transaction is the lock.
     """
     if is_sqlite(engine):
         yield
         return
-    async with engine.connect() as conn:
-        await take_startup_lock(conn)
-        try:
+    url = engine.url.render_as_string(hide_password=False)
+    lock_engine = create_engine(url, poolclass=NullPool)
+    try:
+        async with lock_engine.connect() as conn:
+            await take_startup_lock(conn)
             yield
-        finally:
-            await conn.rollback()  # releases the lock
+            await conn.rollback()  # releases the lock (so would closing the connection)
+    finally:
+        await lock_engine.dispose()
 
 
 async def prepare_database(engine: AsyncEngine, settings: Settings) -> bool:
