@@ -168,6 +168,10 @@ case "$command" in
       exit 2
     fi
     setup
+    if [ $# -eq 2 ] && ! "$PY" -m marketsvc serve --help 2>/dev/null | grep -q -- --workers; then
+      echo "run.sh: the service on this branch runs one worker; --workers comes with the finished service" >&2
+      exit 2
+    fi
     [ -n "$PG_URL" ] && use_postgres "$PG_URL"
     exec "$PY" -m marketsvc serve "$@"
     ;;
