@@ -1,0 +1,1 @@
+# steps: main __doc__

@@ -1,0 +1,4 @@
+# steps: patch
+
+
+# steps: main Settings
