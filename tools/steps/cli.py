@@ -14,7 +14,8 @@ from .verify import cmd_verify
 
 
 def parser() -> argparse.ArgumentParser:
-    cli = argparse.ArgumentParser(prog="python -m tools.steps", description=package_doc.split("\n\n")[0])
+    summary = package_doc.split("\n\n")[0]
+    cli = argparse.ArgumentParser(prog="python -m tools.steps", description=summary)
     commands = cli.add_subparsers(dest="command", required=True)
 
     build = commands.add_parser("build", help="create or refresh the step branches from main")

@@ -5,8 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import markers, pieces
-from .course import BRANCH_STEP_FILE, FINAL_STEP, STEP_FILE, Step, find_branch, load_steps
-from .course import step_toml
+from .course import (
+    BRANCH_STEP_FILE,
+    FINAL_STEP,
+    STEP_FILE,
+    Step,
+    find_branch,
+    load_steps,
+    step_toml,
+)
 from .gitplumbing import StepsError
 from .trees import Source, Tree, resolve_source, write_tree_to
 

@@ -80,18 +80,18 @@ def is_patch(text: str) -> bool:
 def key_of(statement: ast.stmt, first_line: str, position: int) -> str:
     if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
         return statement.name
-    if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
-        if isinstance(statement.targets[0], ast.Name):
-            return statement.targets[0].id
+    targets = getattr(statement, "targets", ())
+    if isinstance(statement, ast.Assign) and len(targets) == 1 and isinstance(targets[0], ast.Name):
+        return targets[0].id
     if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
         return statement.target.id
     if isinstance(statement, ast.Import):
         return "import " + ", ".join(alias.name for alias in statement.names)
     if isinstance(statement, ast.ImportFrom):
         return "from " + "." * statement.level + (statement.module or "")
-    if position == 0 and isinstance(statement, ast.Expr):
-        if isinstance(statement.value, ast.Constant) and isinstance(statement.value.value, str):
-            return "__doc__"
+    value = getattr(statement, "value", None)
+    if position == 0 and isinstance(statement, ast.Expr) and isinstance(value, ast.Constant):
+        return "__doc__" if isinstance(value.value, str) else first_line.strip()
     return first_line.strip()
 
 
@@ -227,7 +227,7 @@ def edited(body: str, edits: tuple[str, ...], where: str) -> str:
         )
         if at is None:
             shown = "".join(f"\n    {line.rstrip()}" for line in old)
-            raise StepsError(f"{where}: the piece no longer has these lines (in this order):{shown}")
+            raise StepsError(f"{where}: the piece no longer has these lines, in order:{shown}")
         lines[at : at + len(old)] = anchor + added
         cursor = at + len(anchor) + len(added)
     return "".join(lines)
