@@ -103,20 +103,27 @@ def lay_file(tree: Tree, src: Source, step: Step, variant: str, path: str, relat
 
 def python_file(tree: Tree, src: Source, text: str, where: str, relative: str) -> str:
     """A .py file with directives: its `main` pieces filled in, and a patch
-    laid on the file the previous step left."""
-    patch = pieces.is_patch(text)
-    module = pieces.split(text.removeprefix(pieces.PATCH_HEADER), where)
-    module = pieces.expand(module, main_module(src, relative), where, relative)
-    if not patch:
-        if stray := [p for p in module.pieces if p.verb]:
+    laid on the file below it (the previous step's, or main's)."""
+    kind = pieces.patch_kind(text)
+    header = {"previous": pieces.PATCH_HEADER, "main": pieces.MAIN_PATCH_HEADER}.get(kind, "")
+    main = main_module(src, relative)
+    module = pieces.split(text.removeprefix(header), where)
+    module = pieces.expand(module, main, where, relative)
+    if kind is None:
+        if stray := [p for p in module.pieces if p.verb not in (None, "main")]:
             raise StepsError(
                 f"{where}: `# steps: {stray[0].verb}` works in a patch only"
-                " (first line `# steps: patch`)"
+                " (first line `# steps: patch` or `# steps: patch main`)"
             )
         return module.text
-    if relative not in tree:
+    if kind == "main":
+        if main is None:
+            raise StepsError(f"{where}: `# steps: patch main`, but main has no {relative}")
+        below = main
+    elif relative in tree:
+        below = pieces.split(tree[relative].decode("utf-8"), f"{relative} below {where}")
+    else:
         raise StepsError(f"{where}: a patch, but the previous step has no {relative} to patch")
-    below = pieces.split(tree[relative].decode("utf-8"), f"{relative} below {where}")
     return pieces.apply_patch(below, module, where).text
 
 

@@ -8,6 +8,7 @@ of its own at the top level of a step's .py file, use the keys:
 
     # steps: main KEY         main's piece KEY of the same file goes here
     # steps: patch            (first line) this file changes the one before it
+    # steps: patch main       (first line) this file changes main's file
 
 A `main` directive may be followed by edit lines, which make an earlier
 version of main's piece without copying it: `#-` and a line of the piece
@@ -16,9 +17,11 @@ edit that follows. Each edit applies at the first place, after the previous
 edit, where its `#=` and `#-` lines appear together; when main's piece no
 longer has them, the build fails and names the step, the file and the piece.
 
-A patch file lists only the pieces that differ from the file the previous
-step left: each replaces the piece with its key, or, when no piece has that
-key, goes in after the piece before it. Two more directives work in patches:
+A patch file lists only the pieces that differ from the file below it (the
+one the previous step left, or main's): each replaces the piece with its key (a
+`main` or `edit` directive right after the line before it, with no blank
+line, keeps the blank lines that stood before the piece it replaces); or, when no piece has that key, goes in
+after the piece before it, with the lines the patch puts before it. Two more directives work in patches:
 
     # steps: delete KEY       the piece KEY is gone from here on
     # steps: after KEY        the next new piece goes in after KEY
@@ -38,6 +41,7 @@ DIRECTIVE = re.compile(r"^# steps: (?P<verb>[a-z]+)(?: (?P<key>.+?))?[ \t]*$")
 VERBS = {"main", "patch", "delete", "after", "edit"}
 EDIT_LINE = re.compile(r"^#[-+=]")
 PATCH_HEADER = "# steps: patch\n"
+MAIN_PATCH_HEADER = "# steps: patch main\n"
 
 
 @dataclass(frozen=True)
@@ -73,8 +77,13 @@ def has_directives(text: str) -> bool:
     return any(DIRECTIVE.match(line) for line in text.splitlines())
 
 
-def is_patch(text: str) -> bool:
-    return text.startswith(PATCH_HEADER)
+def patch_kind(text: str) -> str | None:
+    """ "previous" or "main" for a patch file (by its first line), else None."""
+    if text.startswith(PATCH_HEADER):
+        return "previous"
+    if text.startswith(MAIN_PATCH_HEADER):
+        return "main"
+    return None
 
 
 def key_of(statement: ast.stmt, first_line: str, position: int) -> str:
@@ -157,7 +166,7 @@ def expand(module: Module, main: Module | None, where: str, main_path: str) -> M
                 )
             body = main.pieces[index].body
             where_edit = f"{where}: `# steps: main {piece.key}`"
-            piece = Piece(piece.key, piece.lead, edited(body, piece.edits, where_edit))
+            piece = Piece(piece.key, piece.lead, edited(body, piece.edits, where_edit), "main")
         elif piece.verb == "patch":
             raise StepsError(f"{where}: `# steps: patch` belongs on the first line only")
         pieces.append(piece)
@@ -188,17 +197,24 @@ def apply_patch(below: Module, patch: Module, where: str) -> Module:
             index = locate(piece.key)
             old = result[index]
             body = edited(old.body, piece.edits, f"{where}: `# steps: edit {piece.key}`")
-            result[index] = Piece(piece.key, piece.lead, body)
+            result[index] = Piece(piece.key, kept_lead(piece, old), body)
             cursor = index + 1
-        else:
+        else:  # code, or main's piece
             index = next((i for i, old in enumerate(result) if old.key == piece.key), None)
             if index is None:
                 result.insert(cursor, piece)
                 cursor += 1
             else:
-                result[index] = piece
+                result[index] = Piece(piece.key, kept_lead(piece, result[index]), piece.body)
                 cursor = index + 1
     return Module(result, patch.tail if patch.tail.strip() else below.tail)
+
+
+def kept_lead(piece: Piece, replaced: Piece) -> str:
+    """The lines before a replacing piece: the patch's; a `main` or `edit`
+    directive right after the line before it keeps those of the piece it
+    replaces."""
+    return piece.lead or (replaced.lead if piece.verb else "")
 
 
 def hunks(edits: tuple[str, ...]) -> list[tuple[list[str], list[str], list[str]]]:

@@ -105,12 +105,9 @@ def get_customers() -> list[dict[str, Any]]:
 
 
 CUSTOMER_EXISTS = text("SELECT 1 FROM customer WHERE id = :customer_id")
-
-
-def customer_exists(customer_id: int) -> bool:
-    return bool(execute_query(CUSTOMER_EXISTS, {"customer_id": customer_id}))
-
-
+# steps: edit customer_exists
+#-    return bool(execute_query("SELECT 1 FROM customer WHERE id = ?", (customer_id,)))
+#+    return bool(execute_query(CUSTOMER_EXISTS, {"customer_id": customer_id}))
 # steps: edit group_order_lines
 #-def group_order_lines(rows: list[sqlite3.Row]) -> list[dict[str, Any]]:
 #+def group_order_lines(rows: Sequence[Row]) -> list[dict[str, Any]]:
@@ -166,15 +163,14 @@ ORDERS_BETWEEN = text(
     ORDER BY orders.order_time, orders.id, item.id
     """
 )
-
-
-def get_orders_between(after: datetime, before: datetime) -> list[dict[str, Any]]:
-    """Orders with after <= order_time <= before, oldest first."""
-    # order_time is stored as text ('2024-03-01 09:30:00'), which sorts like
-    # the time it spells, so the bounds are compared in the same shape.
-    return group_order_lines(
-        execute_query(ORDERS_BETWEEN, {"after": str(after), "before": str(before)})
-    )
+# steps: edit get_orders_between
+#-    rows = execute_query(
+#-        ORDER_LINES
+#-        + "WHERE orders.order_time BETWEEN ? AND ? ORDER BY orders.order_time, orders.id, item.id",
+#-        (str(after), str(before)),
+#+    return group_order_lines(
+#+        execute_query(ORDERS_BETWEEN, {"after": str(after), "before": str(before)})
+#-    return group_order_lines(rows)
 
 
 ORDER_TOTAL = text(

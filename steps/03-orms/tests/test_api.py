@@ -1,19 +1,10 @@
 # steps: patch
-
-
-# --- GET /api/orders/{customer_id} ---------------------------------------------
-
-
 # steps: edit test_orders_of_a_customer
 #-@pytest.mark.exercise("bound-parameters")
 #+@pytest.mark.exercise("select-orders")
-
-
 # steps: edit test_a_customer_without_orders_has_an_empty_list
 #-@pytest.mark.exercise("bound-parameters")
 #+@pytest.mark.exercise("select-orders")
-
-
 # steps: edit test_orders_of_an_unknown_customer_is_404
 #-@pytest.mark.exercise("bound-parameters")
 #+@pytest.mark.exercise("select-orders")
@@ -42,7 +33,5 @@ def test_both_bounds_are_included(client):
     moment = "2024-03-01T09:30:00"
     response = client.get(f"/api/orders_between_dates/{moment}/{moment}")
     assert [o["order_id"] for o in response.json()] == [1]
-
-
 # steps: edit test_a_new_order_with_an_unknown_item_is_404_and_writes_nothing
 #-@pytest.mark.exercise("begin-once")

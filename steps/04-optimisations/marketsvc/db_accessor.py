@@ -16,11 +16,6 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 # --- stub
 from sqlalchemy.orm import Session, joinedload
 # <<< exercise: n-plus-one
-
-
-# --- customers ---------------------------------------------------------------
-
-
 # steps: edit get_customers
 #-    # The session closes at the end of the block, so build the answer inside
 #-    # it: customer.address is loaded from the database when first touched.
@@ -53,19 +48,12 @@ LINES_AND_ITEMS = selectinload(Order.items).joinedload(OrderItem.item)
 #-            "total": line.item.price * line.quantity,
 #+            "total": line.total,
 # --- stub
-
-
-# --- orders ------------------------------------------------------------------
-
-
 # steps: edit order_json
 #=    """An order with its lines, following the relationships from the order."""
 #+    # TODO (exercise hybrid-total): once OrderItem.total exists, use
 #+    # line.total for each line's "total" below.
 # <<< exercise: sql-sum
 # >>> exercise: n-plus-one
-
-
 # steps: edit get_orders_of_customer
 #-        statement = select(Order).where(Order.customer_id == customer_id).order_by(Order.id)
 #+        statement = (
@@ -75,8 +63,6 @@ LINES_AND_ITEMS = selectinload(Order.items).joinedload(OrderItem.item)
 #+            .order_by(Order.id)
 #+        )
 # --- stub
-
-
 # steps: edit get_orders_of_customer
 #=    """The customer's orders with their items; NotFound for an unknown customer."""
 #+    # TODO (exercise n-plus-one): order_json() touches order.items and then
@@ -90,48 +76,40 @@ LINES_AND_ITEMS = selectinload(Order.items).joinedload(OrderItem.item)
 #+    # above uses joinedload the same way). Import both from sqlalchemy.orm.
 # <<< exercise: n-plus-one
 # >>> exercise: n-plus-one
-
-
 # steps: edit get_orders_between
 #=            select(Order)
 #+            .options(LINES_AND_ITEMS)
 # --- stub
-
-
 # steps: edit get_orders_between
 # <<< exercise: n-plus-one
-
-
-def get_order_total(order_id: int) -> Decimal:
-    """The sum of price x quantity over the order's items; NotFound if no such order."""
-    # >>> exercise: sql-sum
-    # One statement: the database adds the lines up (SUM) and sends back a
-    # single number instead of every line. The hybrid OrderItem.total is the
-    # same price x quantity that line.total computes in Python.
-    statement = select(func.sum(OrderItem.total)).where(OrderItem.order_id == order_id)
-    # --- stub
-    # TODO (exercise sql-sum): this sends two statements and adds the lines up
-    # in Python. Let the database do it in one:
-    #     select(func.sum(OrderItem.total)).where(OrderItem.order_id == order_id)
-    # (OrderItem.total is the hybrid of the hybrid-total exercise; import func
-    # from sqlalchemy) and session.scalar() it. SUM over no rows is NULL, and
-    # every order has at least one line, so a None total means NotFound.
-    # <<< exercise: sql-sum
-    with Session(get_engine()) as session:
-        # >>> exercise: sql-sum
-        total = session.scalar(statement)
-    # SUM over no rows is NULL. Every order has at least one line (orders are
-    # only ever written with their items), so no rows means no such order.
-    if total is None:
-        raise NotFound(f"order {order_id} does not exist")
-    return total
-        # --- stub
-        if session.get(Order, order_id) is None:
-            raise NotFound(f"order {order_id} does not exist")
-        # join(Item) finds its ON clause by itself, from the foreign key
-        # order_items.item_id -> item.id.
-        lines = session.execute(
-            select(Item.price, OrderItem.quantity).join(Item).where(OrderItem.order_id == order_id)
-        )
-        return sum((price * quantity for price, quantity in lines), Decimal(0))
-        # <<< exercise: sql-sum
+# >>> exercise: sql-sum
+# steps: edit get_order_total
+#=    """The sum of price x quantity over the order's items; NotFound if no such order."""
+#+    # One statement: the database adds the lines up (SUM) and sends back a
+#+    # single number instead of every line. The hybrid OrderItem.total is the
+#+    # same price x quantity that line.total computes in Python.
+#+    statement = select(func.sum(OrderItem.total)).where(OrderItem.order_id == order_id)
+#-        if session.get(Order, order_id) is None:
+#-            raise NotFound(f"order {order_id} does not exist")
+#-        # join(Item) finds its ON clause by itself, from the foreign key
+#-        # order_items.item_id -> item.id.
+#-        lines = session.execute(
+#-            select(Item.price, OrderItem.quantity).join(Item).where(OrderItem.order_id == order_id)
+#-        )
+#-        return sum((price * quantity for price, quantity in lines), Decimal(0))
+#+        total = session.scalar(statement)
+#+    # SUM over no rows is NULL. Every order has at least one line (orders are
+#+    # only ever written with their items), so no rows means no such order.
+#+    if total is None:
+#+        raise NotFound(f"order {order_id} does not exist")
+#+    return total
+# --- stub
+# steps: edit get_order_total
+#=    """The sum of price x quantity over the order's items; NotFound if no such order."""
+#+    # TODO (exercise sql-sum): this sends two statements and adds the lines up
+#+    # in Python. Let the database do it in one:
+#+    #     select(func.sum(OrderItem.total)).where(OrderItem.order_id == order_id)
+#+    # (OrderItem.total is the hybrid of the hybrid-total exercise; import func
+#+    # from sqlalchemy) and session.scalar() it. SUM over no rows is NULL, and
+#+    # every order has at least one line, so a None total means NotFound.
+# <<< exercise: sql-sum

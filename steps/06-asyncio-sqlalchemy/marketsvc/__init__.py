@@ -1,1 +1,1 @@
-# steps: main __doc__
+# steps: patch main

@@ -1,8 +1,5 @@
-# steps: patch
-# steps: after import argparse
-# steps: main import asyncio
-
-# steps: main from marketsvc.config
+# steps: patch main
+"""Command line: python -m marketsvc serve | init-db [--reset]."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,14 +18,5 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         return serve(settings)
     return run_db_command(settings, init_db_command(settings, args.reset))
-# steps: after fail
-
-
-# steps: main run_db_command
-
-
-# steps: main init_db_command
-
-
-# steps: main serve
-# steps: delete from marketsvc
+# steps: delete create_db_command
+# steps: delete seed_command

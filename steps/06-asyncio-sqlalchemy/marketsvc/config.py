@@ -1,8 +1,6 @@
 # steps: patch
 """Settings, read once from the environment (see the README's configuration table)."""
 DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{REPO_ROOT / 'marketdb'}"
-
-
 # steps: edit Settings
 #-    # True prints every SQL statement the service sends.
 #=            host=env.get("MARKETSVC_HOST") or "127.0.0.1",

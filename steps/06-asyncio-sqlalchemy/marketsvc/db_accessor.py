@@ -1,19 +1,22 @@
-# steps: patch
-# steps: main __doc__
+# steps: patch main
+# steps: after __doc__
 # >>> exercise: stream-query
 
 import asyncio
+# --- stub
+# steps: delete import asyncio
 # <<< exercise: stream-query
 # >>> exercise: stream-query
 # --- stub
 
 # <<< exercise: stream-query
 from collections.abc import AsyncIterator, Iterable, Sequence
-from datetime import UTC, datetime
 # steps: after from typing
 # >>> exercise: stream-query
 
 import anyio
+# --- stub
+# steps: delete import anyio
 # <<< exercise: stream-query
 # >>> exercise: stream-query
 # --- stub
@@ -22,17 +25,12 @@ import anyio
 from sqlalchemy import Executable, Row, func, select
 
 from marketsvc.db.engine import get_engine
-from marketsvc.db.models import Address, Customer, Item, Order, OrderItem
-
-# steps: main STREAM_BATCH_ROWS
-# steps: main FAN_OUT_LIMIT
-# steps: after NotFound
 
 
 # --- the workshop's three helpers ------------------------------------------
 
 
-# steps: main execute_query
+# steps: edit execute_query
 #-    async with single_statement(get_engine()).connect() as conn:
 #+    async with get_engine().connect() as conn:
 
@@ -45,16 +43,12 @@ async def execute_insert_query(
         result = await conn.execute(statement, params)
         return result.first() if result.returns_rows else None
 # >>> exercise: stream-query
-
-
-# steps: main stream_query
+# steps: edit stream_query
 #-        batches = result.partitions(batch_rows)
 #-        while batch := await uncancelled(anext(batches, None)):
 #+        async for batch in result.partitions(batch_rows):
 # --- stub
-
-
-# steps: main stream_query
+# steps: edit stream_query
 #-    conn = await get_engine().connect()
 #-    try:
 #-        result = await conn.stream(statement, params)
@@ -80,120 +74,84 @@ async def execute_insert_query(
 #+    raise NotImplementedError("exercise stream-query: write stream_query")
 #+    yield  # a `yield` anywhere makes this function an async generator
 # <<< exercise: stream-query
-
-
-# --- customers ---------------------------------------------------------------
-
-# steps: main CUSTOMERS
-
-
-# steps: main customer_json
-
-
-# steps: main stream_customers
-
-
-# steps: main customer_exists
-
-
-# --- orders ------------------------------------------------------------------
-
-LINE_TOTAL = (Item.price * OrderItem.quantity).label("line_total")
-
-# steps: main ORDER_LINES
-
-
-# steps: main group_order_lines
+# steps: edit group_order_lines
 #-                    "total": Decimal("0.00"),
 #+                    "total": 0,
-
-
-# steps: main get_orders_of_customer
-
-
-async def stream_orders_between(after: datetime, before: datetime) -> AsyncIterator[list[dict]]:
-    """Orders with after <= order_time <= before, oldest first, in batches.
-
-    An order's lines can straddle two batches of rows, so the last order of
-    each batch is held back until the next batch shows it is complete.
-    """
-    statement = ORDER_LINES.where(Order.order_time.between(after, before)).order_by(
-        Order.order_time, Order.id, OrderItem.item_id
-    )
-    held: list[Row] = []
-    async for batch in stream_query(statement):
-        rows = held + list(batch)
-        last_id = rows[-1].order_id
-        split = len(rows)
-        while split > 0 and rows[split - 1].order_id == last_id:
-            split -= 1
-        held = rows[split:]
-        if split:
-            yield group_order_lines(rows[:split])
-    if held:
-        yield group_order_lines(held)
-
-
-# steps: main ORDER_TOTAL
-
-
-# steps: main get_order_total
+# steps: edit stream_orders_between
+#-    # aclosing: when this generator is closed early (client gone), close the
+#-    # inner one too, right away, so that its connection goes back to the pool.
+#-    async with aclosing(stream_query(statement)) as batches:
+#-        async for batch in batches:
+#-            rows = held + list(batch)
+#-            last_id = rows[-1].order_id
+#-            split = len(rows)
+#-            while split > 0 and rows[split - 1].order_id == last_id:
+#-                split -= 1
+#-            held = rows[split:]
+#-            if split:
+#-                yield group_order_lines(rows[:split])
+#+    async for batch in stream_query(statement):
+#+        rows = held + list(batch)
+#+        last_id = rows[-1].order_id
+#+        split = len(rows)
+#+        while split > 0 and rows[split - 1].order_id == last_id:
+#+            split -= 1
+#+        held = rows[split:]
+#+        if split:
+#+            yield group_order_lines(rows[:split])
+# steps: edit get_order_total
 #-    rows = await execute_query(ORDER_TOTAL_OF, {"order_id": order_id})
 #+    rows = await execute_query(ORDER_TOTAL.where(Order.id == order_id))
 #-    return Decimal(rows[0].total).quantize(Decimal("0.01"))
 #+    return rows[0].total
-
-
-# steps: main unknown_order_ids
-
-
-async def get_orders_total(order_ids: list[int]) -> list[dict[str, Any]]:
-    # >>> exercise: task-group
-    """Totals of many orders, one query per order, run concurrently.
-
-    Each total is a task of its own in a TaskGroup, with its own connection;
-    a semaphore keeps at most FAN_OUT_LIMIT of them talking to the database.
-    If any order is missing its task fails, the TaskGroup cancels the rest,
-    and one more query names every missing id for the error message.
-    """
-    limit = asyncio.Semaphore(FAN_OUT_LIMIT)
-
-    async def total_of(order_id: int) -> Decimal:
-        async with limit:
-            return await get_order_total(order_id)
-
-    unique_ids = list(dict.fromkeys(order_ids))
-    try:
-        async with asyncio.TaskGroup() as group:
-            tasks = {order_id: group.create_task(total_of(order_id)) for order_id in unique_ids}
-    except* NotFound:
-        missing = await unknown_order_ids(unique_ids)
-        raise NotFound(f"unknown order ids: {missing}") from None
-    return [{"order_id": i, "total": tasks[i].result()} for i in order_ids]
-    # --- stub
-    """Totals of many orders, one query per order."""
-    # TODO (exercise task-group): the queries below run one after the other,
-    # each waiting for the last. Run them concurrently instead:
-    # - a total_of(order_id) coroutine that awaits get_order_total(order_id)
-    #   inside `async with limit:`, where limit = asyncio.Semaphore(FAN_OUT_LIMIT)
-    #   (import asyncio), so at most FAN_OUT_LIMIT run at once;
-    # - one task per distinct id, made with group.create_task() inside
-    #   `async with asyncio.TaskGroup() as group:`, kept in a dict by id;
-    # - wrap the TaskGroup in try/except* NotFound: when one task fails the
-    #   group cancels its siblings and raises an ExceptionGroup. In the except*
-    #   block, name every missing id with await unknown_order_ids(...) and
-    #   raise NotFound(f"unknown order ids: {missing}") from None;
-    # - finally answer in request order from tasks[order_id].result().
-    totals, missing = [], []
-    for order_id in order_ids:
-        try:
-            totals.append({"order_id": order_id, "total": await get_order_total(order_id)})
-        except NotFound:
-            missing.append(order_id)
-    if missing:
-        raise NotFound(f"unknown order ids: {sorted(set(missing))}")
-    return totals
-    # <<< exercise: task-group
+# >>> exercise: task-group
+# steps: edit get_orders_total
+# --- stub
+# steps: edit get_orders_total
+#-    """Totals of many orders, one query per order, run concurrently.
+#-
+#-    Each total is a task of its own in a TaskGroup, with its own connection;
+#-    a semaphore keeps at most FAN_OUT_LIMIT of them talking to the database.
+#-    If any order is missing its task fails, the TaskGroup cancels the rest,
+#-    and one more query names every missing id for the error message.
+#-    """
+#-    limit = asyncio.Semaphore(FAN_OUT_LIMIT)
+#-
+#-    async def total_of(order_id: int) -> Decimal:
+#-        async with limit:
+#-            return await get_order_total(order_id)
+#-
+#-    unique_ids = list(dict.fromkeys(order_ids))
+#-    try:
+#-        async with asyncio.TaskGroup() as group:
+#-            tasks = {order_id: group.create_task(total_of(order_id)) for order_id in unique_ids}
+#-    except* NotFound:
+#-        missing = await unknown_order_ids(unique_ids)
+#-        raise NotFound(f"unknown order ids: {missing}") from None
+#-    return [{"order_id": i, "total": tasks[i].result()} for i in order_ids]
+#+    """Totals of many orders, one query per order."""
+#+    # TODO (exercise task-group): the queries below run one after the other,
+#+    # each waiting for the last. Run them concurrently instead:
+#+    # - a total_of(order_id) coroutine that awaits get_order_total(order_id)
+#+    #   inside `async with limit:`, where limit = asyncio.Semaphore(FAN_OUT_LIMIT)
+#+    #   (import asyncio), so at most FAN_OUT_LIMIT run at once;
+#+    # - one task per distinct id, made with group.create_task() inside
+#+    #   `async with asyncio.TaskGroup() as group:`, kept in a dict by id;
+#+    # - wrap the TaskGroup in try/except* NotFound: when one task fails the
+#+    #   group cancels its siblings and raises an ExceptionGroup. In the except*
+#+    #   block, name every missing id with await unknown_order_ids(...) and
+#+    #   raise NotFound(f"unknown order ids: {missing}") from None;
+#+    # - finally answer in request order from tasks[order_id].result().
+#+    totals, missing = [], []
+#+    for order_id in order_ids:
+#+        try:
+#+            totals.append({"order_id": order_id, "total": await get_order_total(order_id)})
+#+        except NotFound:
+#+            missing.append(order_id)
+#+    if missing:
+#+        raise NotFound(f"unknown order ids: {sorted(set(missing))}")
+#+    return totals
+# <<< exercise: task-group
 
 
 # --- writing an order --------------------------------------------------------
@@ -219,17 +177,21 @@ async def add_new_order(customer_id: int, items: list[tuple[int, int]]) -> int:
     ]
     await execute_insert_query(OrderItem.__table__.insert(), lines)
     return order_id
-# steps: delete from sqlalchemy.engine
+# steps: delete from contextlib
+# steps: delete import anyio.lowlevel
+# steps: delete from sqlalchemy.exc
+# steps: delete from sqlalchemy.ext.asyncio
 # steps: delete from sqlalchemy.orm
-# steps: delete from marketsvc.config
-# steps: delete TABLES
-# steps: delete _engine
-# steps: delete open_database
-# steps: delete _enable_foreign_keys
-# steps: delete close_database
-# steps: delete get_engine
-# steps: delete init_db
-# steps: delete get_customers
-# steps: delete LINES_AND_ITEMS
+# steps: delete uncancelled
+# steps: delete ORDER_TOTAL_OF
 # steps: delete order_json
-# steps: delete get_orders_between
+# steps: delete orders_after
+# steps: delete count_customers
+# steps: delete count_orders
+# steps: delete revenue
+# steps: delete top_item
+# steps: delete STATS
+# steps: delete get_stats
+# steps: delete Conflict
+# steps: delete list_items
+# steps: delete create_item

@@ -1,7 +1,5 @@
 # steps: patch
 # steps: main __doc__
-
-
 # steps: main NewOrderIn
 #-class NewOrderIn(Strict):
 #+class NewOrderIn(BaseModel):

@@ -16,8 +16,6 @@ from marketsvc.db.engine import close_database, get_engine, open_database
 @pytest.fixture
 def database_url(db_path: Path) -> str:
     return f"sqlite+aiosqlite:///{db_path}"
-
-
 # steps: edit client
 #-def client(db_path: Path) -> Iterator[TestClient]:
 #-    app = create_app(Settings(database_url=f"sqlite:///{db_path}"))

@@ -1,6 +1,4 @@
 # steps: patch
-
-
 # steps: edit test_init_db_loads_once_and_reset_reloads
 #-    env = {"MARKETSVC_DATABASE_URL": f"sqlite:///{tmp_path / 'db'}"}
 #+    env = {"MARKETSVC_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'db'}"}
@@ -20,8 +18,6 @@ def test_a_bad_port_is_one_clear_line():
     assert result.returncode != 0
     assert "MARKETSVC_PORT" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
-
-
 # steps: edit test_serve_answers_on_the_configured_port
 #-        "MARKETSVC_DATABASE_URL": f"sqlite:///{tmp_path / 'db'}",
 #+        "MARKETSVC_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'db'}",

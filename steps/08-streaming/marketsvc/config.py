@@ -1,6 +1,4 @@
 # steps: patch
-
-
 # steps: main Settings
 #-    # Connections kept open, and how long a request waits for one before it
 #-    # is answered 503.

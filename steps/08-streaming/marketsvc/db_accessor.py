@@ -13,9 +13,5 @@ import anyio.lowlevel
 
 
 # steps: edit execute_query
-
-
 # steps: main stream_query
-
-
 # steps: main stream_orders_between

@@ -1,5 +1,4 @@
 # steps: patch
-
 # steps: main from fastapi
 #-    Depends,
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -9,8 +8,6 @@ from marketsvc import db_accessor, events, research
 #=    OrderWithCustomerOut,
 #+    QueryIn,
 from marketsvc.streaming import StreamedJSON, start_stream
-
-
 # steps: edit create_app
 #=        app.state.settings = settings
 #+        app.state.query_engine = None
@@ -55,12 +52,8 @@ async def customers() -> list[CustomerOut]:
     ]
 # <<< exercise: stream-response
 # >>> exercise: stream-response
-
-
 # steps: main orders_between_dates
 # --- stub
-
-
 # steps: main orders_between_dates
 #-@router.get(
 #-    "/api/orders_between_dates/{before}/{after}",

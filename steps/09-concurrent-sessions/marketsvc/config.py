@@ -1,4 +1,1 @@
-# steps: patch
-
-
-# steps: main Settings
+# steps: patch main

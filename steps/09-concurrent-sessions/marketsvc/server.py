@@ -1,13 +1,10 @@
 # steps: patch
-
 # steps: main from fastapi
 # steps: after from fastapi.responses
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 from marketsvc.db.engine import close_database, get_sessionmaker, open_database
 # steps: main from marketsvc.schemas
-
-
 # steps: edit create_app
 #-        engine = open_database(settings.database_url, echo=settings.echo)
 #+        engine = open_database(
@@ -37,8 +34,6 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
 # steps: main create_item
-
-
 # steps: edit add_error_handlers
 #=        return JSONResponse({"detail": str(exc)}, status_code=404)
 #+

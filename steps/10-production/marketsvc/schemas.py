@@ -2,30 +2,15 @@
 # >>> exercise: validation
 # --- stub
 # steps: delete from decimal
-# <<< exercise: validation
-# >>> exercise: validation
-# --- stub
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
-# <<< exercise: validation
-# >>> exercise: validation
-# --- stub
 
 # Ids are 32-bit integers from 1 up. Anything else can never exist, so it is
 # refused as invalid (422) before any query runs.
 MAX_ID = 2**31 - 1
-# <<< exercise: validation
-# >>> exercise: validation
-# --- stub
 # steps: delete MAX_IDS_PER_REQUEST
-# <<< exercise: validation
-# >>> exercise: validation
-# --- stub
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-# <<< exercise: validation
-# >>> exercise: validation
-# --- stub
 # steps: delete Quantity
 # <<< exercise: validation
 # >>> exercise: exact-money
@@ -35,9 +20,6 @@ Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 # >>> exercise: validation
 # --- stub
 # steps: delete Strict
-# <<< exercise: validation
-# >>> exercise: validation
-# --- stub
 
 # TODO (exercise validation): pydantic's default (lax) mode converts what it
 # can: "3", 3.0 and true all become the id 3, and unknown fields are
@@ -66,9 +48,6 @@ Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 class AddressOut(BaseModel):
     flat_number: int
     post_code: int
-# <<< exercise: validation
-# >>> exercise: validation
-# --- stub
 
 
 class OrderLineOut(BaseModel):
@@ -77,9 +56,6 @@ class OrderLineOut(BaseModel):
     price: float
     quantity: int
     total: float
-# <<< exercise: validation
-# >>> exercise: validation
-# --- stub
 
 
 class OrderOut(BaseModel):
@@ -87,32 +63,20 @@ class OrderOut(BaseModel):
     order_time: datetime
     items: list[OrderLineOut]
     total: float
-# <<< exercise: validation
-# >>> exercise: validation
-# --- stub
 
 
 class OrderTotalOut(BaseModel):
     order_id: int
     total: float
-# <<< exercise: validation
-# >>> exercise: validation
-# --- stub
 
 
 class OrdersTotalIn(BaseModel):
     orders: list[Id] = Field(min_length=1)
-# <<< exercise: validation
-# >>> exercise: validation
-# --- stub
 
 
 class NewOrderLine(BaseModel):
     id: Id
     quantity: int = Field(ge=1, le=MAX_QUANTITY)
-# <<< exercise: validation
-# >>> exercise: validation
-# --- stub
 
 
 class NewOrderIn(BaseModel):
@@ -127,26 +91,14 @@ class NewOrderIn(BaseModel):
         if duplicates:
             raise ValueError(f"each item may appear once; repeated item ids: {duplicates}")
         return items
-# <<< exercise: validation
-# >>> exercise: validation
-# --- stub
 # steps: delete storable
-# <<< exercise: validation
-# >>> exercise: validation
-# --- stub
 # steps: delete Name
-# <<< exercise: validation
-# >>> exercise: validation
-# --- stub
 
 
 class ItemIn(BaseModel):
     name: str
     price: float
     description: str | None = None
-# <<< exercise: validation
-# >>> exercise: validation
-# --- stub
 
 
 class ItemOut(BaseModel):
@@ -156,9 +108,6 @@ class ItemOut(BaseModel):
     name: str
     price: float
     description: str | None
-# <<< exercise: validation
-# >>> exercise: validation
-# --- stub
 
 
 class StatsOut(BaseModel):
@@ -166,9 +115,6 @@ class StatsOut(BaseModel):
     orders: int
     revenue: float
     top_item: TopItemOut | None
-# <<< exercise: validation
-# >>> exercise: validation
-# --- stub
 
 
 class QueryIn(BaseModel):

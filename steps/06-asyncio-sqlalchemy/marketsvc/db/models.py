@@ -1,18 +1,5 @@
-# steps: patch
-# steps: main __doc__
-
-# steps: main from sqlalchemy
-
-# steps: main Money
-
-# steps: main Timestamp
-
-
-# steps: main Customer
-
-
-# steps: main Order
-
-
-# steps: main OrderItem
-# steps: delete from sqlalchemy.ext.hybrid
+# steps: patch main
+# steps: edit Base
+#-class Base(AsyncAttrs, DeclarativeBase):
+#+class Base(DeclarativeBase):
+# steps: delete from sqlalchemy.ext.asyncio

@@ -23,8 +23,6 @@ def open_database(url: str, **engine_options) -> AsyncEngine:
     _sessionmaker = async_sessionmaker(_engine)
     # <<< exercise: expire-on-commit
     return _engine
-
-
 # steps: main close_database
 # steps: after get_engine
 

@@ -1,6 +1,1 @@
-# steps: patch
-# steps: after from sqlalchemy.dialects
-# steps: main from sqlalchemy.ext.asyncio
-
-
-# steps: main Base
+# steps: patch main

@@ -2,8 +2,6 @@
 # steps: after from sqlalchemy.ext.asyncio
 
 # steps: main POOL_MAX_OVERFLOW
-
-
 # steps: main create_engine
 #-    """Build an AsyncEngine for `url`, with SQLite made safe for concurrent use."""
 #+    """Build an AsyncEngine for `url`."""

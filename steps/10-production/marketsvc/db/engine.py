@@ -1,5 +1,5 @@
 # steps: patch
-# >>> exercise: validation
+# >>> exercise: sqlite-writers
 # --- stub
 
 
@@ -7,9 +7,6 @@
 #-    in_memory = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
 #-    if not in_memory and "poolclass" not in options:
 #+    if not (parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")):
-# <<< exercise: validation
-# >>> exercise: sqlite-writers
-# --- stub
 
 
 # steps: edit _configure_sqlite
@@ -38,9 +35,6 @@
 #-            connection.exec_driver_sql("BEGIN IMMEDIATE")
 #-        elif not options.get("single_statement"):
 #-            connection.exec_driver_sql("BEGIN")
-# <<< exercise: sqlite-writers
-# >>> exercise: sqlite-writers
-# --- stub
 
     # TODO (exercise sqlite-writers): add a listener for the "begin" event,
     # @event.listens_for(engine.sync_engine, "begin"), that runs

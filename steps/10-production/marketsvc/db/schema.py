@@ -1,19 +1,10 @@
 # steps: patch
-# >>> exercise: validation
+# >>> exercise: postgresql-ids
 # --- stub
 
 from sqlalchemy import inspect
-# <<< exercise: validation
-# >>> exercise: validation
-# --- stub
 # steps: delete from sqlalchemy.engine
-# <<< exercise: validation
-# >>> exercise: validation
-# --- stub
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-# <<< exercise: validation
-# >>> exercise: postgresql-ids
-# --- stub
 
 
 async def sync_id_sequences(conn: AsyncConnection) -> None:
@@ -30,9 +21,6 @@ async def sync_id_sequences(conn: AsyncConnection) -> None:
     #                   COALESCE(MAX(id), 0) + 1, false) FROM <table>
     # with await conn.execute(text(...)) (import text from sqlalchemy).
     raise NotImplementedError("exercise postgresql-ids: write sync_id_sequences")
-# <<< exercise: postgresql-ids
-# >>> exercise: postgresql-ids
-# --- stub
 
 
 async def _load_schema_file(conn: AsyncConnection) -> None:
@@ -46,8 +34,5 @@ async def _load_schema_file(conn: AsyncConnection) -> None:
         # with conn.exec_driver_sql(), then await sync_id_sequences(conn) so
         # that the first new id comes after the sample data's.
         raise NotImplementedError("exercise postgresql-ids: give the id columns an identity")
-# <<< exercise: postgresql-ids
-# >>> exercise: atomic-writes
-# --- stub
 # steps: delete create_database
-# <<< exercise: atomic-writes
+# <<< exercise: postgresql-ids
