@@ -53,16 +53,23 @@ def common_files(src: Source) -> Tree:
     return common
 
 
-def step_tree(src: Source, steps: list[Step], index: int, variant: str) -> Tree:
+def step_tree(
+    src: Source, steps: list[Step], index: int, variant: str, regions_as: str | None = None
+) -> Tree:
     """A step's tree without its .step.toml. Each one is laid once per source:
-    the next step and every later one start from the same result."""
-    key = ("tree", index, variant)
+    the next step and every later one start from the same result.
+
+    regions_as="solved" resolves this step's exercise regions as -solved does
+    whatever the variant: the tests use it to show that -base differs from
+    -solved in marked regions only.
+    """
+    key = ("tree", index, variant, regions_as)
     if key not in src.built:
-        src.built[key] = lay_step(src, steps, index, variant)
+        src.built[key] = lay_step(src, steps, index, variant, regions_as or variant)
     return src.built[key].clone()
 
 
-def lay_step(src: Source, steps: list[Step], index: int, variant: str) -> Tree:
+def lay_step(src: Source, steps: list[Step], index: int, variant: str, regions_as: str) -> Tree:
     step = steps[index]
     tree = common_files(src)
     if index > 0:
@@ -79,14 +86,16 @@ def lay_step(src: Source, steps: list[Step], index: int, variant: str) -> Tree:
     for path in src.files.under(f"{step.folder}/"):
         relative = path.removeprefix(f"{step.folder}/")
         if relative != STEP_FILE:
-            lay_file(tree, src, step, variant, path, relative)
+            lay_file(tree, src, step, variant, path, relative, regions_as)
     remove_paths(tree, step.removed(variant), f"{step.folder}/{STEP_FILE}")
-    if final and variant == "solved":
+    if final and regions_as == "solved":
         check_service_is_mains(tree, src, step)
     return tree
 
 
-def lay_file(tree: Tree, src: Source, step: Step, variant: str, path: str, relative: str):
+def lay_file(
+    tree: Tree, src: Source, step: Step, variant: str, path: str, relative: str, regions_as: str
+) -> None:
     data = src.files[path]
     executable = path in src.files.executable
     where = f"{path} (for {step.branch_name(variant)})"
@@ -95,7 +104,7 @@ def lay_file(tree: Tree, src: Source, step: Step, variant: str, path: str, relat
     except UnicodeDecodeError:
         tree.put(relative, data, executable)  # not text: copied as it is
         return
-    text = markers.resolve(text, variant, where, step.exercise_names)
+    text = markers.resolve(text, regions_as, where, step.exercise_names)
     if relative.endswith(".py") and pieces.has_directives(text):
         text = python_file(tree, src, text, where, relative)
     tree.put(relative, text.encode("utf-8"), executable)

@@ -18,10 +18,11 @@ edit, where its `#=` and `#-` lines appear together; when main's piece no
 longer has them, the build fails and names the step, the file and the piece.
 
 A patch file lists only the pieces that differ from the file below it (the
-one the previous step left, or main's): each replaces the piece with its key (a
-`main` or `edit` directive right after the line before it, with no blank
-line, keeps the blank lines that stood before the piece it replaces); or, when no piece has that key, goes in
-after the piece before it, with the lines the patch puts before it. Two more directives work in patches:
+one the previous step left, or main's). Each replaces the piece with its key
+or, when no piece has that key, goes in after the piece before it. A `main`
+or `edit` directive right after the line before it (no blank line between)
+keeps the blank lines that stood before the piece it replaces. Two more
+directives work in patches:
 
     # steps: delete KEY       the piece KEY is gone from here on
     # steps: after KEY        the next new piece goes in after KEY

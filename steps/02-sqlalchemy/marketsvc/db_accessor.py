@@ -131,19 +131,17 @@ CUSTOMER_EXISTS = text("SELECT 1 FROM customer WHERE id = :customer_id")
 #+                "total": row.line_total,
 #-        order["total"] += row["line_total"]
 #+        order["total"] += row.line_total
+# >>> exercise: bound-parameters
+# steps: edit get_orders_of_customer
+#-        ORDER_LINES + "WHERE orders.customer_id = ? ORDER BY orders.id, item.id",
+#-        (customer_id,),
+#+        text(ORDER_LINES + "WHERE orders.customer_id = :customer_id ORDER BY orders.id, item.id"),
+#+        {"customer_id": customer_id},
+# --- stub
 
 
 def get_orders_of_customer(customer_id: int) -> list[dict[str, Any]]:
     """The customer's orders with their items; NotFound for an unknown customer."""
-    # >>> exercise: bound-parameters
-    rows = execute_query(
-        text(ORDER_LINES + "WHERE orders.customer_id = :customer_id ORDER BY orders.id, item.id"),
-        {"customer_id": customer_id},
-    )
-    if not rows and not customer_exists(customer_id):
-        raise NotFound(f"customer {customer_id} does not exist")
-    return group_order_lines(rows)
-    # --- stub
     # TODO (exercise bound-parameters): fetch the customer's order lines with
     # execute_query(). The SQL is ORDER_LINES followed by
     #     WHERE orders.customer_id = :customer_id ORDER BY orders.id, item.id
@@ -153,7 +151,7 @@ def get_orders_of_customer(customer_id: int) -> list[dict[str, Any]]:
     # into a 404); otherwise return group_order_lines(rows).
     # get_orders_between() below does the same for a date range.
     raise NotImplementedError("exercise bound-parameters: write get_orders_of_customer")
-    # <<< exercise: bound-parameters
+# <<< exercise: bound-parameters
 
 
 ORDERS_BETWEEN = text(

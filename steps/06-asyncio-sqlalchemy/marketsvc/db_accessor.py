@@ -48,31 +48,30 @@ async def execute_insert_query(
 #-        while batch := await uncancelled(anext(batches, None)):
 #+        async for batch in result.partitions(batch_rows):
 # --- stub
-# steps: edit stream_query
-#-    conn = await get_engine().connect()
-#-    try:
-#-        result = await conn.stream(statement, params)
-#-        batches = result.partitions(batch_rows)
-#-        while batch := await uncancelled(anext(batches, None)):
-#-            yield batch
-#-    finally:
-#-        # Shielded so that a cancelled stream (client gone) still returns
-#-        # its connection instead of abandoning it half-closed.
-#-        with anyio.CancelScope(shield=True):
-#-            await conn.close()
-#+    # TODO (exercise stream-query): write this async generator.
-#+    # 1. Check a connection out of the pool: conn = await get_engine().connect()
-#+    # 2. In a try block, start the query without fetching its rows:
-#+    #        result = await conn.stream(statement, params)
-#+    #    then yield them a batch at a time:
-#+    #        async for batch in result.partitions(batch_rows): yield batch
-#+    # 3. In the finally block give the connection back, whatever happened:
-#+    #        await conn.close()
-#+    #    Put that await inside `with anyio.CancelScope(shield=True):` (import
-#+    #    anyio) so that it still runs to the end when the caller is cancelled.
-#+    # execute_query() above is the all-at-once version of the same read.
-#+    raise NotImplementedError("exercise stream-query: write stream_query")
-#+    yield  # a `yield` anywhere makes this function an async generator
+
+
+async def stream_query(
+    statement: Executable, params: dict | None = None, *, batch_rows: int = STREAM_BATCH_ROWS
+) -> AsyncIterator[Sequence[Row]]:
+    """Yield the rows of a read in batches, from a server-side cursor.
+
+    Memory holds one batch at a time however large the result. The
+    connection stays checked out while the caller iterates and goes back to
+    the pool when the generator finishes or is closed.
+    """
+    # TODO (exercise stream-query): write this async generator.
+    # 1. Check a connection out of the pool: conn = await get_engine().connect()
+    # 2. In a try block, start the query without fetching its rows:
+    #        result = await conn.stream(statement, params)
+    #    then yield them a batch at a time:
+    #        async for batch in result.partitions(batch_rows): yield batch
+    # 3. In the finally block give the connection back, whatever happened:
+    #        await conn.close()
+    #    Put that await inside `with anyio.CancelScope(shield=True):` (import
+    #    anyio) so that it still runs to the end when the caller is cancelled.
+    # execute_query() above is the all-at-once version of the same read.
+    raise NotImplementedError("exercise stream-query: write stream_query")
+    yield  # a `yield` anywhere makes this function an async generator
 # <<< exercise: stream-query
 # steps: edit group_order_lines
 #-                    "total": Decimal("0.00"),
@@ -107,50 +106,31 @@ async def execute_insert_query(
 # >>> exercise: task-group
 # steps: edit get_orders_total
 # --- stub
-# steps: edit get_orders_total
-#-    """Totals of many orders, one query per order, run concurrently.
-#-
-#-    Each total is a task of its own in a TaskGroup, with its own connection;
-#-    a semaphore keeps at most FAN_OUT_LIMIT of them talking to the database.
-#-    If any order is missing its task fails, the TaskGroup cancels the rest,
-#-    and one more query names every missing id for the error message.
-#-    """
-#-    limit = asyncio.Semaphore(FAN_OUT_LIMIT)
-#-
-#-    async def total_of(order_id: int) -> Decimal:
-#-        async with limit:
-#-            return await get_order_total(order_id)
-#-
-#-    unique_ids = list(dict.fromkeys(order_ids))
-#-    try:
-#-        async with asyncio.TaskGroup() as group:
-#-            tasks = {order_id: group.create_task(total_of(order_id)) for order_id in unique_ids}
-#-    except* NotFound:
-#-        missing = await unknown_order_ids(unique_ids)
-#-        raise NotFound(f"unknown order ids: {missing}") from None
-#-    return [{"order_id": i, "total": tasks[i].result()} for i in order_ids]
-#+    """Totals of many orders, one query per order."""
-#+    # TODO (exercise task-group): the queries below run one after the other,
-#+    # each waiting for the last. Run them concurrently instead:
-#+    # - a total_of(order_id) coroutine that awaits get_order_total(order_id)
-#+    #   inside `async with limit:`, where limit = asyncio.Semaphore(FAN_OUT_LIMIT)
-#+    #   (import asyncio), so at most FAN_OUT_LIMIT run at once;
-#+    # - one task per distinct id, made with group.create_task() inside
-#+    #   `async with asyncio.TaskGroup() as group:`, kept in a dict by id;
-#+    # - wrap the TaskGroup in try/except* NotFound: when one task fails the
-#+    #   group cancels its siblings and raises an ExceptionGroup. In the except*
-#+    #   block, name every missing id with await unknown_order_ids(...) and
-#+    #   raise NotFound(f"unknown order ids: {missing}") from None;
-#+    # - finally answer in request order from tasks[order_id].result().
-#+    totals, missing = [], []
-#+    for order_id in order_ids:
-#+        try:
-#+            totals.append({"order_id": order_id, "total": await get_order_total(order_id)})
-#+        except NotFound:
-#+            missing.append(order_id)
-#+    if missing:
-#+        raise NotFound(f"unknown order ids: {sorted(set(missing))}")
-#+    return totals
+
+
+async def get_orders_total(order_ids: list[int]) -> list[dict[str, Any]]:
+    """Totals of many orders, one query per order."""
+    # TODO (exercise task-group): the queries below run one after the other,
+    # each waiting for the last. Run them concurrently instead:
+    # - a total_of(order_id) coroutine that awaits get_order_total(order_id)
+    #   inside `async with limit:`, where limit = asyncio.Semaphore(FAN_OUT_LIMIT)
+    #   (import asyncio), so at most FAN_OUT_LIMIT run at once;
+    # - one task per distinct id, made with group.create_task() inside
+    #   `async with asyncio.TaskGroup() as group:`, kept in a dict by id;
+    # - wrap the TaskGroup in try/except* NotFound: when one task fails the
+    #   group cancels its siblings and raises an ExceptionGroup. In the except*
+    #   block, name every missing id with await unknown_order_ids(...) and
+    #   raise NotFound(f"unknown order ids: {missing}") from None;
+    # - finally answer in request order from tasks[order_id].result().
+    totals, missing = [], []
+    for order_id in order_ids:
+        try:
+            totals.append({"order_id": order_id, "total": await get_order_total(order_id)})
+        except NotFound:
+            missing.append(order_id)
+    if missing:
+        raise NotFound(f"unknown order ids: {sorted(set(missing))}")
+    return totals
 # <<< exercise: task-group
 
 

@@ -22,21 +22,19 @@ from sqlalchemy.orm import selectinload
 # --- stub
 
 
-# steps: main orders_after
-#-    statement = (
-#-        select(Order)
-#-        .where(Order.id > after_id)
-#-        .order_by(Order.id)
-#-        .limit(limit)
-#-        # Two more queries load every order's items and their Item rows:
-#-        # nothing is loaded lazily later, which async code could not do.
-#-        .options(selectinload(Order.items).selectinload(OrderItem.item))
-#-    )
-#+    # TODO (exercise eager-loading): order_json() below reads order.items and
-#+    # line.item, which this query does not load. Sync code would load them
-#+    # lazily, one query per order; async code cannot, and raises
-#+    # MissingGreenlet. Load them up front by adding this to the statement:
-#+    #     .options(selectinload(Order.items).selectinload(OrderItem.item))
-#+    # (from sqlalchemy.orm import selectinload).
-#+    statement = select(Order).where(Order.id > after_id).order_by(Order.id).limit(limit)
+async def orders_after(
+    session: AsyncSession, after_id: int, customer_id: int | None, limit: int
+) -> list[dict[str, Any]]:
+    """The next `limit` orders with id > after_id, oldest id first."""
+    # TODO (exercise eager-loading): order_json() below reads order.items and
+    # line.item, which this query does not load. Sync code would load them
+    # lazily, one query per order; async code cannot, and raises
+    # MissingGreenlet. Load them up front by adding this to the statement:
+    #     .options(selectinload(Order.items).selectinload(OrderItem.item))
+    # (from sqlalchemy.orm import selectinload).
+    statement = select(Order).where(Order.id > after_id).order_by(Order.id).limit(limit)
+    if customer_id is not None:
+        statement = statement.where(Order.customer_id == customer_id)
+    orders = (await session.scalars(statement)).all()
+    return [order_json(order) for order in orders]
 # <<< exercise: eager-loading

@@ -5,12 +5,17 @@
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-# Ids are 32-bit integers from 1 up. Anything else can never exist, so it is
-# refused as invalid (422) before any query runs.
-MAX_ID = 2**31 - 1
+# steps: edit MAX_ID
+#-# Ids are PostgreSQL INTEGERs on every engine: 1 .. 2**31 - 1. Anything else
+#-# can never exist, so it is refused as invalid (422) before any query runs.
+#+# Ids are 32-bit integers from 1 up. Anything else can never exist, so it is
+#+# refused as invalid (422) before any query runs.
 # steps: delete MAX_IDS_PER_REQUEST
 
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+# steps: edit Id
+#-# Strict: "3", 3.0 and true are not ids.
+#-Id = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
+#+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 # steps: delete Quantity
 # <<< exercise: validation
 # >>> exercise: exact-money
@@ -45,52 +50,45 @@ Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 #   exactly. A price of 0.105 is refused, not rounded somewhere later.
 
 
-class AddressOut(BaseModel):
-    flat_number: int
-    post_code: int
+# steps: edit AddressOut
 
 
-class OrderLineOut(BaseModel):
-    item_id: int
-    name: str
-    price: float
-    quantity: int
-    total: float
+# steps: edit OrderLineOut
+#-    price: Money
+#+    price: float
+#-    total: Money
+#+    total: float
 
 
-class OrderOut(BaseModel):
-    order_id: int
-    order_time: datetime
-    items: list[OrderLineOut]
-    total: float
+# steps: edit OrderOut
+#-    total: Money
+#+    total: float
 
 
-class OrderTotalOut(BaseModel):
-    order_id: int
-    total: float
+# steps: edit OrderTotalOut
+#-    total: Money
+#+    total: float
 
 
-class OrdersTotalIn(BaseModel):
-    orders: list[Id] = Field(min_length=1)
+# steps: edit OrdersTotalIn
+#-class OrdersTotalIn(Strict):
+#-    orders: list[Id] = Field(min_length=1, max_length=MAX_IDS_PER_REQUEST)
+#+class OrdersTotalIn(BaseModel):
+#+    orders: list[Id] = Field(min_length=1)
 
 
-class NewOrderLine(BaseModel):
-    id: Id
-    quantity: int = Field(ge=1, le=MAX_QUANTITY)
+# steps: edit NewOrderLine
+#-class NewOrderLine(Strict):
+#+class NewOrderLine(BaseModel):
+#-    quantity: Quantity
+#+    quantity: int = Field(ge=1, le=MAX_QUANTITY)
 
 
-class NewOrderIn(BaseModel):
-    customer_id: Id
-    items: list[NewOrderLine] = Field(min_length=1)
-
-    @field_validator("items")
-    @classmethod
-    def no_duplicate_items(cls, items: list[NewOrderLine]) -> list[NewOrderLine]:
-        counts = Counter(line.id for line in items)
-        duplicates = sorted(item_id for item_id, count in counts.items() if count > 1)
-        if duplicates:
-            raise ValueError(f"each item may appear once; repeated item ids: {duplicates}")
-        return items
+# steps: edit NewOrderIn
+#-class NewOrderIn(Strict):
+#+class NewOrderIn(BaseModel):
+#-    items: list[NewOrderLine] = Field(min_length=1, max_length=MAX_IDS_PER_REQUEST)
+#+    items: list[NewOrderLine] = Field(min_length=1)
 # steps: delete storable
 # steps: delete Name
 
@@ -101,24 +99,17 @@ class ItemIn(BaseModel):
     description: str | None = None
 
 
-class ItemOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    name: str
-    price: float
-    description: str | None
+# steps: edit ItemOut
+#-    price: Money
+#+    price: float
 
 
-class StatsOut(BaseModel):
-    customers: int
-    orders: int
-    revenue: float
-    top_item: TopItemOut | None
+# steps: edit StatsOut
+#-    revenue: Money
+#+    revenue: float
 
 
-class QueryIn(BaseModel):
-    query: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100_000)
-    ]
+# steps: edit QueryIn
+#-class QueryIn(Strict):
+#+class QueryIn(BaseModel):
 # <<< exercise: validation
