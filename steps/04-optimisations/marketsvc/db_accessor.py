@@ -8,12 +8,9 @@
 
 # >>> exercise: n-plus-one
 from sqlalchemy import Engine, create_engine, event, func, inspect, select, text
-# --- stub
-from sqlalchemy import Engine, create_engine, event, inspect, select, text
-# <<< exercise: n-plus-one
-# >>> exercise: n-plus-one
 from sqlalchemy.orm import Session, joinedload, selectinload
 # --- stub
+from sqlalchemy import Engine, create_engine, event, inspect, select, text
 from sqlalchemy.orm import Session, joinedload
 # <<< exercise: n-plus-one
 # steps: edit get_customers
@@ -62,6 +59,9 @@ LINES_AND_ITEMS = selectinload(Order.items).joinedload(OrderItem.item)
 #+            .where(Order.customer_id == customer_id)
 #+            .order_by(Order.id)
 #+        )
+# steps: edit get_orders_between
+#=            select(Order)
+#+            .options(LINES_AND_ITEMS)
 # --- stub
 # steps: edit get_orders_of_customer
 #=    """The customer's orders with their items; NotFound for an unknown customer."""
@@ -74,12 +74,6 @@ LINES_AND_ITEMS = selectinload(Order.items).joinedload(OrderItem.item)
 #+    # selectinload fetches the lines of all the orders in one more SELECT and
 #+    # joinedload adds each line's item to it with a JOIN (get_customers()
 #+    # above uses joinedload the same way). Import both from sqlalchemy.orm.
-# <<< exercise: n-plus-one
-# >>> exercise: n-plus-one
-# steps: edit get_orders_between
-#=            select(Order)
-#+            .options(LINES_AND_ITEMS)
-# --- stub
 # steps: edit get_orders_between
 # <<< exercise: n-plus-one
 # >>> exercise: sql-sum

@@ -1,11 +1,11 @@
 # steps: patch main
 # steps: after __doc__
-# >>> exercise: stream-query
+# >>> exercise: task-group
 
 import asyncio
 # --- stub
 # steps: delete import asyncio
-# <<< exercise: stream-query
+# <<< exercise: task-group
 # >>> exercise: stream-query
 # --- stub
 
@@ -17,9 +17,6 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 import anyio
 # --- stub
 # steps: delete import anyio
-# <<< exercise: stream-query
-# >>> exercise: stream-query
-# --- stub
 
 # <<< exercise: stream-query
 from sqlalchemy import Executable, Row, func, select

@@ -1,31 +1,21 @@
 # steps: main __doc__
-# >>> exercise: status-first
+# >>> exercise: sse
 
 import time
-# <<< exercise: status-first
-# >>> exercise: status-first
 # --- stub
 
-# <<< exercise: status-first
+# <<< exercise: sse
 from collections.abc import AsyncIterator
-# >>> exercise: status-first
+# >>> exercise: sse
 
 import anyio
-# <<< exercise: status-first
-# >>> exercise: status-first
 
 from marketsvc import db_accessor
-# <<< exercise: status-first
-# >>> exercise: status-first
 from marketsvc.db.engine import get_sessionmaker
-# <<< exercise: status-first
-# >>> exercise: status-first
 from marketsvc.db_accessor import uncancelled
-# <<< exercise: status-first
-# >>> exercise: status-first
 # --- stub
 
-# <<< exercise: status-first
+# <<< exercise: sse
 from marketsvc.streaming import dumps
 
 # steps: main PAGE_SIZE

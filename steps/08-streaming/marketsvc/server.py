@@ -22,27 +22,6 @@ from marketsvc.streaming import StreamedJSON, start_stream
 #+                await app.state.query_engine.dispose()
 # >>> exercise: stream-response
 # steps: main customers
-# --- stub
-
-
-# TODO (exercise stream-response): this route, and orders_between_dates
-# below, read every row into a list before FastAPI sends the first byte:
-# memory grows with the table. Stream instead, as query() further down does:
-#     stream = await start_stream(db_accessor.stream_customers())
-#     return StreamedJSON(stream, db_accessor.customer_json)
-# and give the decorator response_class=StreamedJSON, status_code=200 and
-# responses={200: {"model": list[CustomerOut], "description": "Streamed JSON array"}}
-# (drop the return annotation: the response is no longer a list).
-@router.get("/api/customers")
-async def customers() -> list[CustomerOut]:
-    """Every customer with their address."""
-    return [
-        db_accessor.customer_json(row)
-        async for batch in db_accessor.stream_customers()
-        for row in batch
-    ]
-# <<< exercise: stream-response
-# >>> exercise: stream-response
 # steps: edit orders_between_dates
 #-@router.get("/api/orders_between_dates/{before}/{after}")
 #-async def orders_between_dates(before: str, after: str) -> list[OrderWithCustomerOut]:
@@ -63,6 +42,24 @@ async def customers() -> list[CustomerOut]:
 #+    stream = await start_stream(db_accessor.stream_orders_between(earliest, latest))
 #+    return StreamedJSON(stream)
 # --- stub
+
+
+# TODO (exercise stream-response): this route, and orders_between_dates
+# below, read every row into a list before FastAPI sends the first byte:
+# memory grows with the table. Stream instead, as query() further down does:
+#     stream = await start_stream(db_accessor.stream_customers())
+#     return StreamedJSON(stream, db_accessor.customer_json)
+# and give the decorator response_class=StreamedJSON, status_code=200 and
+# responses={200: {"model": list[CustomerOut], "description": "Streamed JSON array"}}
+# (drop the return annotation: the response is no longer a list).
+@router.get("/api/customers")
+async def customers() -> list[CustomerOut]:
+    """Every customer with their address."""
+    return [
+        db_accessor.customer_json(row)
+        async for batch in db_accessor.stream_customers()
+        for row in batch
+    ]
 # steps: edit orders_between_dates
 #=        )
 #+    # TODO (exercise stream-response): stream these too, with start_stream()

@@ -1,15 +1,13 @@
 # steps: patch
 
-# >>> exercise: n-plus-one
+# >>> exercise: hybrid-total
 from sqlalchemy import CheckConstraint, ColumnElement, DateTime, ForeignKey, Numeric, String, select
 # --- stub
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Numeric, String
-# <<< exercise: n-plus-one
+# <<< exercise: hybrid-total
 # steps: after from sqlalchemy.dialects
 # >>> exercise: hybrid-total
 from sqlalchemy.ext.hybrid import hybrid_property
-# <<< exercise: hybrid-total
-# >>> exercise: n-plus-one
 # steps: edit OrderItem
 #=    item: Mapped[Item] = relationship()
 #+
@@ -35,8 +33,8 @@ from sqlalchemy.ext.hybrid import hybrid_property
 #+        return price * cls.quantity
 # --- stub
 # steps: edit OrderItem
-# <<< exercise: n-plus-one
-    # >>> exercise: n-plus-one
+# <<< exercise: hybrid-total
+    # >>> exercise: hybrid-total
     # --- stub
 
     # TODO (exercise hybrid-total): add `total`, price x quantity, as a
@@ -50,4 +48,4 @@ from sqlalchemy.ext.hybrid import hybrid_property
     #       .correlate_except(Item).scalar_subquery()
     #   and multiply it by cls.quantity (select comes from sqlalchemy; annotate
     #   the method's result as ColumnElement[Decimal], from there too).
-    # <<< exercise: n-plus-one
+    # <<< exercise: hybrid-total
