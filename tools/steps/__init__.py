@@ -11,11 +11,12 @@ is that description in code:
         for CI: every -solved branch passes, every -base branch fails exactly
         its exercise tests
 
-Modules: trees (files and main's source), course (step.toml), markers
-(exercise regions), pieces (Python files by top-level piece: patches and code
-taken from main), layers (a branch's tree), gitplumbing, build, check, verify,
-cli, and docs_hook (pages include the branches' code). Only the standard
-library is needed, except pytest for check and verify.
+Modules: trees (files, and main's files as the source), course (step.toml),
+markers (exercise regions), pieces (Python files by top-level piece: patches,
+edits, code taken from main), layers (a branch's tree, each step laid once),
+gitplumbing, build, check, verify, cli, and includes (pages include the
+branches' code; tools/mkdocs_hooks.py runs it when the site is built). Only
+the standard library is needed, except pytest for check and verify.
 """
 
 from .build import BOT_EMAIL, TRAILER
