@@ -198,12 +198,12 @@ case "$command" in
     ;;
   steps)
     setup
-    exec "$PY" tools/steps.py build "$@"
+    exec "$PY" -m tools.steps build "$@"
     ;;
   check)
     setup
     use_local_postgres
-    exec "$PY" tools/steps.py check "$@"
+    exec "$PY" -m tools.steps check "$@"
     ;;
   docs)
     setup

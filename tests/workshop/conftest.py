@@ -37,8 +37,8 @@ def git(repo: Path, *args: str) -> str:
 
 
 def run_steps(repo: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run repo's tools/steps.py with this Python, from repo."""
-    command = [sys.executable, str(repo / "tools" / "steps.py"), *args]
+    """Run repo's tools/steps (python -m tools.steps) with this Python, from repo."""
+    command = [sys.executable, "-m", "tools.steps", *args]
     return subprocess.run(
         command,
         cwd=repo,

@@ -4,16 +4,20 @@ Every page under docs/ is checked on its own, so a new page needs no change
 here:
 
 - a fenced code block whose title is a file path (```python
-  title="marketsvc/db_accessor.py") shows lines of that file, in order; a
-  line holding only `...` (or `# ...`, `-- ...`, `// ...`) stands for lines
-  left out, and an excerpt may be indented less than the file;
+  title="marketsvc/db_accessor.py") shows that file's code only through
+  include lines (`--8<-- stream_query`, tools/steps/includes.py), which the
+  site build fills in from the file, so the code cannot drift; this checks
+  that every include names a file, a definition and lines that are there,
+  and that no such block spells code out (a solution would be readable in
+  the raw Markdown); a line holding only `...` (or `# ...`, `-- ...`,
+  `// ...`) may stand between includes for lines left out;
 - every `./run.sh COMMAND` names a command of run.sh;
 - every `/api/...` path is a route of the service;
 - every link, and every #anchor, leads somewhere.
 
 Pages under docs/steps/ describe a step branch: their front matter names it
 (`branch: step-6-asyncio-sqlalchemy-solved`), and their files, run.sh and
-routes come from that branch's tree as tools/steps.py builds it. One block
+routes come from that branch's tree as tools/steps builds it. One block
 may name another branch with the attribute form of a fence:
 ```{ .python title="marketsvc/db_accessor.py" data-branch="step-6-...-base" }.
 Every other page describes main's working tree.
@@ -21,7 +25,6 @@ Every other page describes main's working tree.
 
 import functools
 import html
-import importlib.util
 import os
 import re
 import shutil
@@ -39,10 +42,11 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from mkdocs.utils.meta import get_data as split_front_matter
 
+from tools.steps import StepsError, includes
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 PAGES = sorted(DOCS.rglob("*.md"))
-STEP_BUILDER = ROOT / "tools" / "steps.py"
 
 
 def page_id(page: Path) -> str:
@@ -220,16 +224,11 @@ def main_routes() -> set[str]:
     return paths
 
 
-@functools.cache
 def step_builder() -> ModuleType:
-    """tools/steps.py, loaded by path: tools/ is a folder of scripts, not a package."""
-    if not STEP_BUILDER.is_file():
-        pytest.skip("tools/steps.py is not there yet, so step branches cannot be built")
-    spec = importlib.util.spec_from_file_location("workshop_step_builder", STEP_BUILDER)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while it runs
-    spec.loader.exec_module(module)
-    return module
+    """tools/steps, the package that builds the step branches."""
+    from tools import steps
+
+    return steps
 
 
 def skip_unless_step_written(step: int) -> None:
@@ -240,7 +239,7 @@ def skip_unless_step_written(step: int) -> None:
 
 @functools.cache
 def source_for(branch: str | None) -> Source:
-    """main's working tree for None, else the tree tools/steps.py builds for the branch."""
+    """main's working tree for None, else the tree tools/steps builds for the branch."""
     if branch is None:
         return Source("main")
     number = re.match(r"step-(\d+)-", branch)
@@ -252,94 +251,46 @@ def source_for(branch: str | None) -> Source:
 SourceLookup = Callable[[str | None], Source]
 
 
-# --- 1. code blocks match their files ----------------------------------------
+# --- 1. code blocks include their files -----------------------------------------
 
 ELISIONS = {"...", "# ...", "-- ...", "// ..."}
 
 
-def excerpt_runs(lines: tuple[str, ...]) -> list[list[tuple[int, str]]]:
-    """The block's lines split at elision lines, as (index in block, text) runs.
-
-    Blank lines at either end of a run are dropped: they only space the
-    excerpt out around a `...`.
-    """
-    runs: list[list[tuple[int, str]]] = [[]]
-    for number, line in enumerate(lines):
-        if line.strip() in ELISIONS:
-            runs.append([])
-        else:
-            runs[-1].append((number, line.rstrip()))
-    trimmed = []
-    for run in runs:
-        while run and not run[0][1]:
-            run.pop(0)
-        while run and not run[-1][1]:
-            run.pop()
-        if run:
-            trimmed.append(run)
-    return trimmed
-
-
-def matching_prefix(run: list[tuple[int, str]], file_lines: list[str], start: int) -> int:
-    """How many lines of run match file_lines from start, allowing one extra indent."""
-    first = run[0][1]
-    candidate = file_lines[start].rstrip()
-    extra = candidate[: len(candidate) - len(first)]
-    if not candidate.endswith(first) or extra.strip():
-        return 0
-    matched = 0
-    for (_, expected), actual in zip(run, file_lines[start:], strict=False):
-        actual = actual.rstrip()
-        if actual != (extra + expected if expected else ""):
-            break
-        matched += 1
-    return matched
-
-
-def first_mismatch(lines: tuple[str, ...], file_text: str) -> tuple[int, str] | None:
-    """The first block line not found in order in the file, or None if all are."""
-    file_lines = file_text.splitlines()
-    cursor = 0
-    for run in excerpt_runs(lines):
-        best = 0
-        for start in range(cursor, len(file_lines)):
-            matched = matching_prefix(run, file_lines, start)
-            if matched == len(run):
-                cursor = start + matched
-                break
-            best = max(best, matched)
-        else:
-            return run[best]
-    return None
+def is_include(line: str) -> bool:
+    return includes.DIRECTIVE.match(line) is not None
 
 
 def drift_problems(page: Path, sources: SourceLookup = source_for) -> list[str]:
+    """What inclusion cannot guarantee: blocks that spell a file's code out,
+    and includes that name a file, a definition or lines that are not there."""
     problems = []
-    default_branch = page_branch(page)
-    for block in code_blocks(page.read_text(encoding="utf-8"), page):
-        if block.file is None:
-            continue
-        branch = block.attributes.get("data-branch", default_branch)
-        source = sources(branch)
-        text = source.read(block.file)
-        if text is None:
+    text = page.read_text(encoding="utf-8")
+    for block in code_blocks(text, page):
+        literal = [
+            line
+            for line in block.lines
+            if line.strip() and not is_include(line) and line.strip() not in ELISIONS
+        ]
+        if block.file is not None and literal:
             problems.append(
-                f"{block.where}: the block names {block.file}, not a file on {source.name}"
+                f"{block.where}: the block titled {block.file} spells code out; show the"
+                f" file's code with include lines (--8<-- NAME), so it cannot drift and"
+                f" solutions stay out of the Markdown. First literal line:\n"
+                f"    {literal[0].strip()!r}"
             )
-            continue
-        mismatch = first_mismatch(block.lines, text)
-        if mismatch is not None:
-            number, line = mismatch
-            problems.append(
-                f"{block.where}: the block titled {block.file} does not match that file"
-                f" on {source.name}.\nFirst line not found (block line {number + 1}):\n"
-                f"    {line.strip()!r}\nThe block:\n{block.quoted()}"
-            )
+
+    def read(branch: str | None, path: str) -> str | None:
+        return sources(branch).read(path)
+
+    try:
+        includes.expand(text, page_branch(page), read, page_id(page))
+    except StepsError as error:
+        problems.append(str(error))
     return problems
 
 
 @each_page
-def test_titled_code_blocks_match_their_files(page: Path):
+def test_titled_code_blocks_include_their_files(page: Path):
     problems = drift_problems(page)
     assert not problems, "\n\n".join(problems)
 
@@ -605,47 +556,87 @@ async def execute_query(statement, params=None):
         return result.all()
 
 
-async def stream_query(statement):
-    yield 1
+class Order:
+    # one line of an order
+    @property
+    def total(self):
+        return sum(line.total for line in self.lines)
 """
 
 
 @pytest.mark.parametrize(
-    "block",
+    ("spec", "part"),
     [
-        FILE,
-        "async def execute_query(statement, params=None):\n    ...\n        return result.all()",
-        "import asyncio\n# ...\nasync def stream_query(statement):\n    yield 1",
-        # An excerpt may be indented less than the file.
-        "async with engine.connect() as conn:\n    result = await conn.execute(statement, params)",
+        ("*", FILE.rstrip("\n")),
+        ("execute_query", FILE.split("\n\n\n")[1]),
+        # a method, with its decorator and the comment right above it, dedented
+        (
+            "Order.total",
+            "# one line of an order\n@property\ndef total(self):\n"
+            "    return sum(line.total for line in self.lines)",
+        ),
+        # from the first line containing one text to the first containing the other
+        (
+            "execute_query :: async with :: result = await",
+            "async with engine.connect() as conn:\n"
+            "    result = await conn.execute(statement, params)",
+        ),
+        ("execute_query :: return", "return result.all()"),
+        ("* :: import :: import", "import asyncio"),
     ],
 )
-def test_an_excerpt_of_the_file_matches(block: str):
-    assert first_mismatch(tuple(block.splitlines()), FILE) is None
+def test_an_include_selects_a_definition_or_lines_of_it(spec: str, part: str):
+    assert includes.select(FILE, spec, "page.md:3") == part
 
 
 @pytest.mark.parametrize(
-    ("block", "reported"),
+    ("spec", "message"),
     [
-        ("async def execute_query(statement):", "async def execute_query(statement):"),
-        # Runs must come in the file's order.
-        ("async def stream_query(statement):\n...\nimport asyncio", "import asyncio"),
-        # Within a run lines are contiguous: the first line that breaks it is reported.
-        (
-            "async def execute_query(statement, params=None):\n        return result.all()",
-            "        return result.all()",
-        ),
-        # An excerpt may lose indentation as a whole, not line by line.
-        (
-            "result = await conn.execute(statement, params)\n    return result.all()",
-            "    return result.all()",
-        ),
+        ("stream_query", "page.md:3: the file defines no 'stream_query'"),
+        ("execute_query :: conn.stream", "no line contains the `from` text 'conn.stream'"),
+        # `to` is looked for from the `from` line on, inside the definition
+        ("execute_query :: return :: async with", "no line contains the `to` text 'async with'"),
+        ("execute query", "is not NAME [:: FROM [:: TO]]"),
+        ("execute_query :: a :: b :: c", "is not NAME [:: FROM [:: TO]]"),
     ],
 )
-def test_a_drifted_block_reports_its_first_wrong_line(block: str, reported: str):
-    mismatch = first_mismatch(tuple(block.splitlines()), FILE)
-    assert mismatch is not None
-    assert mismatch[1] == reported
+def test_an_include_of_what_is_not_there_is_an_error(spec: str, message: str):
+    with pytest.raises(StepsError, match=re.escape(message)):
+        includes.select(FILE, spec, "page.md:3")
+
+
+def test_expand_fills_includes_in_at_their_indentation():
+    page = (
+        "---\nbranch: step-6-x-solved\n---\n\n"
+        '??? success "Solution"\n'
+        '    ```python title="marketsvc/db_accessor.py"\n'
+        "        --8<-- execute_query :: result = await\n"
+        "    ```\n"
+        '```{ .python title="marketsvc/db_accessor.py" data-branch="step-6-x-base" }\n'
+        "--8<-- Order.total :: def total\n"
+        "```\n"
+    )
+    asked = []
+
+    def read(branch, path):
+        asked.append((branch, path))
+        return FILE
+
+    expanded = includes.expand(page, "step-6-x-solved", read, "steps/06-x.md")
+    # the directive's indentation: four for the admonition, four in the block
+    assert "\n        result = await conn.execute(statement, params)\n" in expanded
+    assert "\n        return result.all()\n    ```\n" in expanded
+    assert "def total(self):\n    return sum(" in expanded
+    assert "--8<--" not in expanded
+    assert asked == [
+        ("step-6-x-solved", "marketsvc/db_accessor.py"),
+        ("step-6-x-base", "marketsvc/db_accessor.py"),
+    ]
+
+
+def test_an_include_outside_a_titled_block_is_an_error():
+    with pytest.raises(StepsError, match=r"x\.md:2: an include stands in a code block"):
+        includes.expand("```python\n--8<-- execute_query\n```\n", None, lambda *_: FILE, "x.md")
 
 
 SERVER = b"""\
@@ -688,20 +679,22 @@ def test_step_pages_are_checked_against_their_branch(tmp_path: Path):
         "steps/06-fake.md",
         "---\nbranch: step-6-fake-solved\n---\n\n# Step 6\n\n"
         "Run `./run.sh custorders 2` and call /api/things/7 or /api/totals.\n\n"
-        '```python title="marketsvc/server.py"\n'
-        '@app.api_route("/api/totals", methods=["GET", "POST"])\n```\n\n'
-        '```{ .python title="marketsvc/server.py" data-branch="step-6-fake-base" }\n# TODO\n```\n',
+        '```python title="marketsvc/server.py"\n--8<-- totals\n```\n\n'
+        '```{ .python title="marketsvc/server.py" data-branch="step-6-fake-base" }\n'
+        "--8<-- thing\n```\n",
     )
     trees = {
         "step-6-fake-solved": {"marketsvc/server.py": SERVER, "run.sh": RUN_SH.encode()},
-        "step-6-fake-base": {"marketsvc/server.py": b"# TODO\n"},
+        "step-6-fake-base": {"marketsvc/server.py": SERVER},
     }
     assert drift_problems(page, fake_sources(trees)) == []
     assert mention_problems(page, fake_sources(trees)) == []
 
-    trees["step-6-fake-base"] = {"marketsvc/server.py": b"# done\n"}
+    trees["step-6-fake-base"] = {"marketsvc/server.py": b"# nothing yet\n"}
     [problem] = drift_problems(page, fake_sources(trees))
-    assert "06-fake.md:13" in problem and "on step-6-fake-base" in problem and "'# TODO'" in problem
+    assert problem == (
+        "steps/06-fake.md:14 (marketsvc/server.py on step-6-fake-base): the file defines no 'thing'"
+    )
 
 
 def test_unknown_commands_routes_and_files_are_reported(tmp_path: Path):
@@ -710,7 +703,7 @@ def test_unknown_commands_routes_and_files_are_reported(tmp_path: Path):
         "steps/02-fake.md",
         "---\nbranch: step-2-fake-solved\n---\n\n"
         "Try `./run.sh serve` and /api/stats, then /api/things/1.\n\n"
-        '```python title="marketsvc/missing.py"\npass\n```\n\n'
+        '```python title="marketsvc/missing.py"\n--8<-- main\n```\n\n'
         '```text title="Terminal output"\nnot a file, so not checked\n```\n',
     )
     trees = {"step-2-fake-solved": {"marketsvc/server.py": SERVER, "run.sh": RUN_SH.encode()}}
@@ -721,8 +714,23 @@ def test_unknown_commands_routes_and_files_are_reported(tmp_path: Path):
         " has no such route",
     ]
     assert drift_problems(page, fake_sources(trees)) == [
-        "steps/02-fake.md:7: the block names marketsvc/missing.py, not a file on step-2-fake-solved"
+        "steps/02-fake.md:8 (marketsvc/missing.py on step-2-fake-solved): no such file on"
+        " that branch"
     ]
+
+
+def test_a_block_that_spells_a_files_code_out_is_reported(tmp_path: Path):
+    page = write_page(
+        tmp_path / "docs",
+        "steps/02-fake.md",
+        "---\nbranch: step-2-fake-solved\n---\n\n"
+        '??? success "Solution"\n    ```python title="marketsvc/server.py"\n'
+        "    --8<-- thing\n    # ...\n    async def totals(): ...\n    ```\n",
+    )
+    trees = {"step-2-fake-solved": {"marketsvc/server.py": SERVER}}
+    [problem] = drift_problems(page, fake_sources(trees))
+    assert problem.startswith("steps/02-fake.md:6: the block titled marketsvc/server.py spells")
+    assert problem.endswith("'async def totals(): ...'")
 
 
 def test_blocks_inside_admonitions_and_lists_are_found(tmp_path: Path):

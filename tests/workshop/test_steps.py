@@ -1,4 +1,4 @@
-"""Tests of tools/steps.py: building, checking and verifying the step branches.
+"""Tests of tools/steps: building, checking and verifying the step branches.
 
 The first part runs against the real steps/ folder (as the working tree has
 it); the second uses a small made-up course to pin the layering rules and the
@@ -6,13 +6,13 @@ verdicts down, independent of what the real steps contain.
 """
 
 import re
-import shutil
 import tomllib
 from pathlib import Path
 
 import pytest
 
 from tools import steps
+from tools.steps import markers
 
 from .conftest import ROOT, clone, commit_as_main, git, run_steps
 
@@ -166,24 +166,97 @@ def test_build_pushes_every_branch(attendee: Path, tmp_path: Path):
 
 
 def test_twin_diffs_show_only_the_lesson(built: Path, snapshot: Path):
+    """-base differs from -solved in files the step's folder holds, files its
+    step.toml removes on one side, and (step 10) main's service only."""
     main = steps.Source.from_worktree(snapshot).files
     strays = []
     for step in steps.load_steps(snapshot):
         if not step.twin:
             continue
         base, solved = step.branches
-        overlay = f"{step.folder}/solved/"
-        allowed = {path.removeprefix(overlay) for path in main.under(overlay)} | {".step.toml"}
-        removed = [path.rstrip("/") for path in step.remove.get("solved", ())]
+        held = {path.removeprefix(f"{step.folder}/") for path in main.under(f"{step.folder}/")}
+        removed = [p.rstrip("/") for p in step.remove["base"] + step.remove["solved"]]
         for path in git(built, "diff", "--name-only", base, solved).splitlines():
             expected = (
-                path in allowed
+                path in held | {".step.toml"}
                 or any(path == r or path.startswith(f"{r}/") for r in removed)
                 or (step.number == steps.FINAL_STEP and path.startswith("marketsvc/"))
             )
             if not expected:
-                strays.append(f"{base}..{solved}: {path} is not in {overlay}")
+                strays.append(f"{base}..{solved}: {path} is not in {step.folder}/")
     assert strays == []
+
+
+def test_base_differs_from_solved_in_marked_regions_only(snapshot: Path):
+    """Resolving every region as -solved does turns -base into -solved, apart
+    from the files step.toml removes on one side."""
+    src = steps.Source.from_worktree(snapshot)
+    course = steps.load_steps(src)
+    for index, step in enumerate(course):
+        if not step.twin:
+            continue
+        unmarked = steps.step_tree(src, course, index, "base", regions_as="solved")
+        solved = steps.step_tree(src, course, index, "solved")
+        one_sided = step.remove["base"] + step.remove["solved"]
+        for tree in (unmarked, solved):
+            for path in list(tree):
+                if any(path == r or path.startswith(r.rstrip("/") + "/") for r in one_sided):
+                    tree.drop(path)
+        differ = sorted(
+            p for p in unmarked.keys() | solved.keys() if unmarked.get(p) != solved.get(p)
+        )
+        assert differ == [], f"{step.folder}: -base differs outside marked regions in {differ}"
+
+
+def test_every_marker_names_an_exercise_of_its_step(snapshot: Path):
+    src = steps.Source.from_worktree(snapshot)
+    for step in steps.load_steps(src):
+        marked = set()
+        for path in src.files.under(f"{step.folder}/"):
+            text = src.files[path].decode("utf-8")
+            found = markers.regions(text, path)
+            assert step.twin or not found, f"{path}: markers in a step without twins"
+            marked |= {region.exercise for region in found}
+        assert marked <= step.exercise_names, f"{step.folder}: {marked - step.exercise_names}"
+        assert marked == step.exercise_names, (
+            f"{step.folder}: exercises without a marked region: {step.exercise_names - marked}"
+        )
+
+
+def test_no_marker_or_directive_reaches_a_branch(snapshot: Path):
+    src = steps.Source.from_worktree(snapshot)
+    left = []
+    for name in steps.branch_names(src):
+        tree = steps.build_tree(name, src)
+        for path, data in tree.items():
+            if path.startswith(("tools/", "docs/")) or not path.endswith(".py"):
+                continue  # common files: main's own, which explain the markers
+            text = data.decode("utf-8")
+            if markers.ANY_MARKER.search(text) or re.search(r"^# steps: ", text, re.M):
+                left.append(f"{name}:{path}")
+    assert left == []
+
+
+def test_a_fix_in_main_reaches_every_branch_that_shares_the_code(snapshot: Path, tmp_path: Path):
+    """The instructor's case: one line of stream_query changed on main shows on
+    every branch whose db_accessor.py has main's stream_query."""
+    src = steps.Source.from_worktree(snapshot)
+    path = "marketsvc/db_accessor.py"
+    before = {name: steps.build_tree(name, src).get(path, b"") for name in steps.branch_names(src)}
+    line = b"        result = await conn.stream(statement, params)\n"
+    assert line in src.files[path], "main's stream_query changed; pick another line"
+    sharing = [name for name, data in before.items() if line in data.splitlines(keepends=True)]
+    assert len(sharing) >= 8, sharing  # steps 6 to 10, base and solved
+
+    fixed = steps.Tree(src.files, src.files.executable)
+    fixed.put(path, src.files[path].replace(line, line.replace(b"result =", b"rows =")))
+    changed = steps.Source(fixed, src.repo)
+    for name in steps.branch_names(src):
+        after = steps.build_tree(name, changed).get(path, b"")
+        if name in sharing:
+            assert line.replace(b"result =", b"rows =") in after.splitlines(keepends=True), name
+        else:
+            assert after == before[name], name
 
 
 def test_the_last_solved_service_is_mains(built: Path, snapshot: Path):
@@ -277,7 +350,10 @@ def fake_course() -> steps.Tree:
         ".gitignore": b"__pycache__/\n.pytest_cache/\n",
         "README.md": b"the course\n",
         "pyproject.toml": PYPROJECT.encode(),
-        "tools/steps.py": (ROOT / "tools" / "steps.py").read_bytes(),
+        **{
+            f"tools/steps/{module.name}": module.read_bytes()
+            for module in (ROOT / "tools" / "steps").glob("*.py")
+        },
         "marketsvc/__init__.py": b"VALUE = 'final'\n",
         "marketsvc/extra.py": b"def extra():\n    return 'final'\n",
         "tests/test_main.py": b"def test_main():\n    pass\n",
@@ -295,26 +371,36 @@ def fake_course() -> steps.Tree:
         ),
         "steps/02-extra/step.toml": toml(
             'title = "Extra"\nbranch = "step-2-extra"\ntwin = true\npage = "docs/02.md"\n'
+            'remove = ["notes.txt"]\n'
             '[[exercise]]\nname = "extra"\nsummary = "write extra()"\nhint = "return it"\n'
-            '[base]\nremove = ["notes.txt"]\n[solved]\nremove = ["tests/scaffold"]\n'
+            '[solved]\nremove = ["tests/scaffold"]\n'
         ),
-        "steps/02-extra/base/marketsvc/extra.py": b"def extra():\n    raise NotImplementedError\n",
-        "steps/02-extra/base/tests/scaffold/a.txt": b"scaffolding\n",
-        "steps/02-extra/base/tests/test_extra.py": (
+        "steps/02-extra/marketsvc/extra.py": (
+            b"def extra():\n    # >>> exercise: extra\n    return 'extra'\n"
+            b"    # --- stub\n    raise NotImplementedError\n    # <<< exercise: extra\n"
+        ),
+        "steps/02-extra/tests/scaffold/a.txt": b"scaffolding\n",
+        "steps/02-extra/tests/test_extra.py": (
             b"import pytest\n\nfrom marketsvc.extra import extra\n\n\n"
             b"@pytest.mark.exercise('extra')\ndef test_extra():\n    assert extra() == 'extra'\n"
         ),
-        "steps/02-extra/solved/marketsvc/extra.py": b"def extra():\n    return 'extra'\n",
         "steps/10-final/step.toml": toml(
             'title = "Final"\nbranch = "step-10-final"\ntwin = true\npage = "docs/10.md"\n'
             '[[exercise]]\nname = "final"\nsummary = "finish"\nhint = "see main"\n'
+            '[base]\nremove = ["tests/test_more.py"]\n'
             '[solved]\nremove = ["tests/test_extra.py"]\n'
         ),
-        "steps/10-final/base/tests/test_final.py": (
+        # -base: main's service with extra() as step 2 left it
+        "steps/10-final/marketsvc/extra.py": (
+            b"# steps: patch\n# >>> exercise: final\n# --- stub\n"
+            b"# steps: main extra\n#-    return 'final'\n#+    return 'extra'\n"
+            b"# <<< exercise: final\n"
+        ),
+        "steps/10-final/tests/test_final.py": (
             b"import pytest\n\nfrom marketsvc.extra import extra\n\n\n"
             b"@pytest.mark.exercise('final')\ndef test_final():\n    assert extra() == 'final'\n"
         ),
-        "steps/10-final/solved/tests/test_more.py": b"def test_more():\n    pass\n",
+        "steps/10-final/tests/test_more.py": b"def test_more():\n    pass\n",
     }
     for number in range(3, 10):
         folder = f"steps/{number:02d}-middle-{number}"
@@ -395,8 +481,67 @@ def test_step_toml_describes_the_branch(fake: steps.Source):
     [
         (lambda t: t.drop("steps/10-final/step.toml"), "has no step.toml"),
         (lambda t: t.put("steps/12-late/step.toml", b""), "expected 11"),
-        (lambda t: t.put("steps/02-extra/notes.md", b""), "only base/ and solved/"),
-        (lambda t: t.put("steps/10-final/solved/marketsvc/x.py", b""), "main's"),
+        (lambda t: t.put("steps/02-extra/base/x.py", b""), "a step holds one tree"),
+        (lambda t: t.put("steps/10-final/marketsvc/x.py", b""), "marketsvc/x.py: the final solved"),
+        # markers: each names an exercise of its step, opens, has one stub and closes
+        (
+            lambda t: t.put("steps/02-extra/a.py", b"# >>> exercise: typo\n# <<< exercise: typo\n"),
+            r"steps/02-extra/a.py \(for step-2-extra-base\):1: exercise 'typo' is not in",
+        ),
+        (
+            lambda t: t.put("steps/02-extra/a.py", b"x = 1\n# >>> exercise: extra\n"),
+            r"a.py \(for step-2-extra-base\):2: exercise 'extra' is never closed",
+        ),
+        (
+            lambda t: t.put("steps/02-extra/a.py", b"# --- stub\n"),
+            r"a.py \(for step-2-extra-base\):1: `# --- stub` outside an exercise region",
+        ),
+        (
+            lambda t: t.put("steps/02-extra/a.py", b"# >>> exercise: extra\n# <<< exercise: ex\n"),
+            r"a.py \(for step-2-extra-base\):2: closes exercise 'ex', but 'extra' is open",
+        ),
+        (
+            lambda t: t.put("steps/02-extra/a.py", b"# >>> exercise extra\n"),
+            "not a marker this tool knows",
+        ),
+        (
+            lambda t: t.put("steps/01-start/a.py", b"# >>> exercise: x\n# <<< exercise: x\n"),
+            "exercise markers in a step without twins",
+        ),
+        # pieces: what a directive names must be there
+        (
+            lambda t: t.put(
+                "steps/10-final/marketsvc/extra.py", b"# steps: patch\n# steps: main nope\n"
+            ),
+            r"steps/10-final/marketsvc/extra.py \(for step-10-final-base\): `# steps: main nope`,"
+            r" but main's marketsvc/extra.py has no piece 'nope'",
+        ),
+        (
+            lambda t: t.put(
+                "steps/10-final/marketsvc/extra.py",
+                b"# steps: patch\n# steps: main extra\n#-    return 'extra'\n",
+            ),
+            r"`# steps: main extra`: the piece no longer has these lines, in order:\n"
+            r"        return 'extra'",
+        ),
+        (
+            lambda t: t.put(
+                "steps/10-final/marketsvc/extra.py", b"# steps: patch\n# steps: delete y\n"
+            ),
+            r"no piece 'y' in the file below; it has extra",
+        ),
+        (
+            lambda t: t.put("steps/02-extra/marketsvc/new.py", b"# steps: patch\nx = 1\n"),
+            "a patch, but the previous step has no marketsvc/new.py to patch",
+        ),
+        (
+            lambda t: t.put("steps/02-extra/marketsvc/b.py", b"# steps: delete x\n"),
+            r"`# steps: delete` works in a patch only",
+        ),
+        (
+            lambda t: t.put("steps/02-extra/marketsvc/b.py", b"# steps: main x\ndef f(:\n"),
+            r"b.py \(for step-2-extra-base\):2: not valid Python",
+        ),
         (
             lambda t: t.put("steps/02-extra/step.toml", b"x = 1\n" + t["steps/02-extra/step.toml"]),
             "unknown keys",
@@ -444,10 +589,7 @@ def test_verify_passes_a_sound_course_and_names_a_broken_exercise(
     assert "12 of 12 branches as expected" in good.stdout
 
     # An exercise already solved on -base is no exercise.
-    shutil.copy(
-        repo / "steps/02-extra/solved/marketsvc/extra.py",
-        repo / "steps/02-extra/base/marketsvc/extra.py",
-    )
+    (repo / "steps/02-extra/marketsvc/extra.py").write_text("def extra():\n    return 'extra'\n")
     bad = run_steps(repo, "verify", "--jobs", "3", env=NO_PLUGINS)
     assert bad.returncode != 0
     assert "step-2-extra-base" in bad.stdout

@@ -1,0 +1,105 @@
+"""ORM models: the tables of marketdb.sql, mapped to Python classes.
+
+marketdb.sql creates the tables; these classes describe the same tables to
+SQLAlchemy so that queries can be written with Python objects. Each
+`Mapped[...]` annotation is a column (its Python type says which SQL type
+and whether it may be NULL); `relationship()` is a link to other objects that
+follows a foreign key.
+"""
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Numeric, String
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Money is NUMERIC(10,2). SQLite stores it as a plain number and SQLAlchemy
+# hands it to Python as a Decimal rounded to the 2 places of the scale.
+Money = Numeric(10, 2)
+
+# SQLite has no timestamp type: it stores text. Use the same shape as the
+# sample data ("2024-03-01 09:30:00") so that comparisons in WHERE clauses,
+# which compare the text, order correctly. Times are UTC.
+Timestamp = DateTime().with_variant(
+    sqlite.DATETIME(
+        storage_format="%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d"
+    ),
+    "sqlite",
+)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Item(Base):
+    __tablename__ = "item"
+    __table_args__ = (CheckConstraint("price >= 0"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    price: Mapped[Decimal] = mapped_column(Money)
+    description: Mapped[str | None] = mapped_column(String(500))
+
+
+class Address(Base):
+    __tablename__ = "address"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    flat_number: Mapped[int]
+    post_code: Mapped[int]
+
+
+class Customer(Base):
+    __tablename__ = "customer"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    address_id: Mapped[int] = mapped_column(ForeignKey("address.id"), index=True)
+
+    # Many-to-one: customer.address is the Address whose id is address_id.
+    address: Mapped[Address] = relationship()
+    # One-to-many, and the other side of Order.customer: back_populates keeps
+    # the two in step in Python.
+    orders: Mapped[list["Order"]] = relationship(back_populates="customer")
+
+
+class Order(Base):
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    order_time: Mapped[datetime] = mapped_column(Timestamp, index=True)
+
+    customer: Mapped[Customer] = relationship(back_populates="orders")
+    # >>> exercise: relationships
+    items: Mapped[list["OrderItem"]] = relationship(
+        back_populates="order", order_by="OrderItem.item_id"
+    )
+    # --- stub
+    # TODO (exercise relationships): add `items`, the order's lines: a
+    # Mapped[list["OrderItem"]] relationship with back_populates="order"
+    # (see Customer.orders) and order_by="OrderItem.item_id", so that the
+    # lines always come in the same order.
+    # <<< exercise: relationships
+
+
+class OrderItem(Base):
+    """One line of an order: which item, how many."""
+
+    __tablename__ = "order_items"
+    __table_args__ = (CheckConstraint("quantity > 0"),)
+
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), primary_key=True, index=True)
+    quantity: Mapped[int]
+
+    # >>> exercise: relationships
+    order: Mapped[Order] = relationship(back_populates="items")
+    item: Mapped[Item] = relationship()
+    # --- stub
+    # TODO (exercise relationships): add two many-to-one relationships (see
+    # Customer.address): `order`, the Order this line belongs to, with
+    # back_populates="items", and `item`, the Item it names.
+    # <<< exercise: relationships

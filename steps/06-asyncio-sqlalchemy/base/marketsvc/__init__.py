@@ -1,1 +1,0 @@
-"""Marketplace: the workshop's service, grown from raw sqlite3 to async SQLAlchemy."""

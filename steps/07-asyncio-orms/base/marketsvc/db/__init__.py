@@ -1,1 +1,0 @@
-"""Database plumbing: engine and sessions, ORM models, schema set-up."""

@@ -1,0 +1,9 @@
+# steps: patch main
+
+# steps: edit from marketsvc.db.models
+# steps: edit seed
+#-    async with write_transaction(engine) as conn:
+#+    async with engine.begin() as conn:
+#-        await sync_id_sequences(conn)
+# steps: delete from marketsvc.db.engine
+# steps: delete from marketsvc.db.schema

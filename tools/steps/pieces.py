@@ -1,0 +1,250 @@
+"""Python files by their top-level pieces, so a step can hold only what it
+changes and take unchanged code from main by name.
+
+A piece is one top-level statement with the comments and decorators right
+above it, keyed by what it defines: `stream_query`, `Settings`, `BATCH_ROWS`,
+`from sqlalchemy`, `import asyncio`, `__doc__`. Two directives, each on a line
+of its own at the top level of a step's .py file, use the keys:
+
+    # steps: main KEY         main's piece KEY of the same file goes here
+    # steps: patch            (first line) this file changes the one before it
+    # steps: patch main       (first line) this file changes main's file
+
+A `main` directive may be followed by edit lines, which make an earlier
+version of main's piece without copying it: `#-` and a line of the piece
+removes that line, `#+` and a line adds one, `#=` and a line only anchors the
+edit that follows. Each edit applies at the first place, after the previous
+edit, where its `#=` and `#-` lines appear together; when main's piece no
+longer has them, the build fails and names the step, the file and the piece.
+
+A patch file lists only the pieces that differ from the file below it (the
+one the previous step left, or main's). Each replaces the piece with its key
+or, when no piece has that key, goes in after the piece before it. A `main`
+or `edit` directive right after the line before it (no blank line between)
+keeps the blank lines that stood before the piece it replaces. Two more
+directives work in patches:
+
+    # steps: delete KEY       the piece KEY is gone from here on
+    # steps: after KEY        the next new piece goes in after KEY
+    # steps: edit KEY         the piece KEY below, changed by the edit lines
+                              that follow (as after `main`)
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+from .gitplumbing import StepsError
+
+DIRECTIVE = re.compile(r"^# steps: (?P<verb>[a-z]+)(?: (?P<key>.+?))?[ \t]*$")
+VERBS = {"main", "patch", "delete", "after", "edit"}
+EDIT_LINE = re.compile(r"^#[-+=]")
+PATCH_HEADER = "# steps: patch\n"
+MAIN_PATCH_HEADER = "# steps: patch main\n"
+
+
+@dataclass(frozen=True)
+class Piece:
+    key: str
+    lead: str  # blank lines and loose comments before it
+    body: str  # its comments, decorators and code
+    verb: str | None = None  # a directive's verb; None for code
+    edits: tuple[str, ...] = ()  # a main or edit directive's edit lines
+
+    @property
+    def text(self) -> str:
+        return self.lead + self.body
+
+
+@dataclass
+class Module:
+    pieces: list[Piece]
+    tail: str = ""
+
+    @property
+    def text(self) -> str:
+        return "".join(piece.text for piece in self.pieces) + self.tail
+
+    def find(self, key: str) -> int | None:
+        return next((i for i, piece in enumerate(self.pieces) if piece.key == key), None)
+
+    def keys(self) -> list[str]:
+        return [piece.key for piece in self.pieces]
+
+
+def has_directives(text: str) -> bool:
+    return any(DIRECTIVE.match(line) for line in text.splitlines())
+
+
+def patch_kind(text: str) -> str | None:
+    """ "previous" or "main" for a patch file (by its first line), else None."""
+    if text.startswith(PATCH_HEADER):
+        return "previous"
+    if text.startswith(MAIN_PATCH_HEADER):
+        return "main"
+    return None
+
+
+def key_of(statement: ast.stmt, first_line: str, position: int) -> str:
+    if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return statement.name
+    targets = getattr(statement, "targets", ())
+    if isinstance(statement, ast.Assign) and len(targets) == 1 and isinstance(targets[0], ast.Name):
+        return targets[0].id
+    if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
+        return statement.target.id
+    if isinstance(statement, ast.Import):
+        return "import " + ", ".join(alias.name for alias in statement.names)
+    if isinstance(statement, ast.ImportFrom):
+        return "from " + "." * statement.level + (statement.module or "")
+    value = getattr(statement, "value", None)
+    if position == 0 and isinstance(statement, ast.Expr) and isinstance(value, ast.Constant):
+        return "__doc__" if isinstance(value.value, str) else first_line.strip()
+    return first_line.strip()
+
+
+def split(text: str, where: str) -> Module:
+    """A module's pieces; text == split(text).text, byte for byte."""
+    lines = text.splitlines(keepends=True)
+    # Directives become `pass` statements so that ast sees each as a piece.
+    directives = {}
+    parsed_lines = list(lines)
+    for index, line in enumerate(lines):
+        if match := DIRECTIVE.match(line):
+            if match["verb"] not in VERBS:
+                raise StepsError(f"{where}:{index + 1}: unknown directive {line.strip()!r}")
+            directives[index] = match
+            parsed_lines[index] = "pass\n"
+    try:
+        tree = ast.parse("".join(parsed_lines))
+    except SyntaxError as error:
+        raise StepsError(f"{where}:{error.lineno}: not valid Python: {error.msg}") from error
+    pieces, done, seen = [], 0, {}
+    for position, statement in enumerate(tree.body):
+        first = statement.lineno - 1
+        for decorator in getattr(statement, "decorator_list", []):
+            first = min(first, decorator.lineno - 1)
+        if first < done:  # two statements on one line: they stay one piece
+            raise StepsError(f"{where}:{first + 1}: one statement per line at the top level")
+        start = first
+        while first not in directives and start > done and parsed_lines[start - 1].startswith("#"):
+            start -= 1  # the comments right above a statement are part of it
+        end = statement.end_lineno
+        edits = ()
+        if first in directives:
+            match = directives[first]
+            verb, key = match["verb"], (match["key"] or "").strip()
+            while end < len(lines) and EDIT_LINE.match(lines[end]):
+                end += 1
+            edits = tuple(line.rstrip("\n") for line in lines[first + 1 : end])
+            if edits and verb not in ("main", "edit"):
+                raise StepsError(f"{where}:{first + 2}: edit lines follow `main` or `edit` only")
+        else:
+            verb, key = None, key_of(statement, lines[first], position)
+        if verb is None:
+            seen[key] = seen.get(key, 0) + 1
+            if seen[key] > 1:
+                key = f"{key} #{seen[key]}"
+        lead, body = "".join(lines[done:start]), "".join(lines[start:end])
+        pieces.append(Piece(key, lead, body, verb, edits))
+        done = end
+    return Module(pieces, "".join(lines[done:]))
+
+
+def expand(module: Module, main: Module | None, where: str, main_path: str) -> Module:
+    """Replace every `# steps: main KEY` with main's piece KEY."""
+    pieces = []
+    for piece in module.pieces:
+        if piece.verb == "main":
+            index = None if main is None else main.find(piece.key)
+            if index is None:
+                what = "has no piece" if main is not None else "is not a file, so it has no piece"
+                raise StepsError(
+                    f"{where}: `# steps: main {piece.key}`, but main's {main_path} {what}"
+                    f" {piece.key!r}"
+                )
+            body = main.pieces[index].body
+            where_edit = f"{where}: `# steps: main {piece.key}`"
+            piece = Piece(piece.key, piece.lead, edited(body, piece.edits, where_edit), "main")
+        elif piece.verb == "patch":
+            raise StepsError(f"{where}: `# steps: patch` belongs on the first line only")
+        pieces.append(piece)
+    return Module(pieces, module.tail)
+
+
+def apply_patch(below: Module, patch: Module, where: str) -> Module:
+    """The file below with the patch's pieces laid on it."""
+    result, cursor = list(below.pieces), 0
+
+    def locate(key: str) -> int:
+        index = next((i for i, piece in enumerate(result) if piece.key == key), None)
+        if index is None:
+            raise StepsError(f"{where}: no piece {key!r} in the file below; it has {keys()}")
+        return index
+
+    def keys() -> str:
+        return ", ".join(piece.key for piece in result) or "none"
+
+    for piece in patch.pieces:
+        if piece.verb == "after":
+            cursor = locate(piece.key) + 1
+        elif piece.verb == "delete":
+            index = locate(piece.key)
+            del result[index]
+            cursor = index if cursor > index else cursor
+        elif piece.verb == "edit":
+            index = locate(piece.key)
+            old = result[index]
+            body = edited(old.body, piece.edits, f"{where}: `# steps: edit {piece.key}`")
+            result[index] = Piece(piece.key, kept_lead(piece, old), body)
+            cursor = index + 1
+        else:  # code, or main's piece
+            index = next((i for i, old in enumerate(result) if old.key == piece.key), None)
+            if index is None:
+                result.insert(cursor, piece)
+                cursor += 1
+            else:
+                result[index] = Piece(piece.key, kept_lead(piece, result[index]), piece.body)
+                cursor = index + 1
+    return Module(result, patch.tail if patch.tail.strip() else below.tail)
+
+
+def kept_lead(piece: Piece, replaced: Piece) -> str:
+    """The lines before a replacing piece: the patch's; a `main` or `edit`
+    directive right after the line before it keeps those of the piece it
+    replaces."""
+    return piece.lead or (replaced.lead if piece.verb else "")
+
+
+def hunks(edits: tuple[str, ...]) -> list[tuple[list[str], list[str], list[str]]]:
+    """Edit lines grouped as (anchor, removed, added), in order."""
+    groups: list[tuple[list[str], list[str], list[str]]] = []
+    state = None
+    for line in edits:
+        kind, text = line[1], line[2:] + "\n"
+        if not groups or (kind == "=" and state != "=") or (kind == "-" and state == "+"):
+            groups.append(([], [], []))
+        groups[-1][{"=": 0, "-": 1, "+": 2}[kind]].append(text)
+        state = kind
+    return groups
+
+
+def edited(body: str, edits: tuple[str, ...], where: str) -> str:
+    """body with its edit lines applied (see the module's docstring)."""
+    lines, cursor = body.splitlines(keepends=True), 0
+    for anchor, removed, added in hunks(edits):
+        old = anchor + removed
+        if not old:
+            raise StepsError(f"{where}: an edit needs a `#=` or `#-` line to say where it goes")
+        at = next(
+            (i for i in range(cursor, len(lines) - len(old) + 1) if lines[i : i + len(old)] == old),
+            None,
+        )
+        if at is None:
+            shown = "".join(f"\n    {line.rstrip()}" for line in old)
+            raise StepsError(f"{where}: the piece no longer has these lines, in order:{shown}")
+        lines[at : at + len(old)] = anchor + added
+        cursor = at + len(anchor) + len(added)
+    return "".join(lines)
