@@ -99,7 +99,7 @@ def token_matches(authorization: str | None, token: str) -> bool:
 async def open_research(settings: Settings, service_engine: AsyncEngine) -> Research:
     """The research engine for `settings`; ResearchRefused when it would be unsafe."""
     url = settings.query_database_url
-    if url is None and service_engine.dialect.name == "postgresql":
+    if url is None and make_url(settings.database_url).get_backend_name() == "postgresql":
         url = await ensure_research_login(service_engine, settings)
     engine = create_research_engine(url or settings.database_url, timeout=settings.query_timeout)
     try:
