@@ -568,3 +568,157 @@ def test_a_nested_query_value_is_422(research):
     response = research.post("/api/query", json=deep, headers=AUTH)
     assert response.status_code == 422
     assert response.json()["detail"].startswith("query: ")
+
+
+# --- against a real server: time limits, leaving clients, bounded connections ----
+
+# Their first 2000 rows (over 64 KB, so they leave at once) come quickly;
+# the next batch would take for ever. On PostgreSQL the first rows also lift
+# the server's statement_timeout for the rest of the session.
+STALLS_AFTER_FIRST_ROWS = {
+    "sqlite": (
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 2500) "
+        "SELECT x, printf('%0100d', x) AS pad FROM c UNION ALL SELECT count(*), '' FROM "
+        "(WITH RECURSIVE d(y) AS (SELECT 1 UNION ALL SELECT y + 1 FROM d) SELECT y FROM d)"
+    ),
+    "postgresql": (
+        "SELECT set_config('statement_timeout', '0', false) AS lifted, repeat('x', 100) AS pad, "
+        "CASE WHEN g > 2000 THEN pg_sleep(600) END AS stall FROM generate_series(1, 3000) AS g"
+    ),
+}
+# Runs for ever before its first row.
+RUNS_FOR_EVER = {
+    "sqlite": (
+        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT max(x) FROM n"
+    ),
+    "postgresql": "SELECT pg_sleep(600) AS slept",
+}
+QUERY_TIMEOUT = 2.0
+
+
+def engine_of(url: str) -> str:
+    return make_url(url).get_backend_name()
+
+
+@pytest.fixture
+def research_server(database_url, research_login):
+    from tests.conftest import LiveServer
+
+    env = {
+        "MARKETSVC_QUERY_TOKEN": TOKEN,
+        "MARKETSVC_QUERY_TIMEOUT": str(QUERY_TIMEOUT),
+        "MARKETSVC_QUERY_POOL_SIZE": "2",
+        "MARKETSVC_POOL_TIMEOUT": "0.3",
+    }
+    server = LiveServer(database_url, env).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def research_backends(url: str) -> int:
+    """Research connections open on the test's PostgreSQL database right now."""
+    rows = await admin_query(
+        url,
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = :app "
+        "AND datname = current_database()",
+        {"app": research_module.APPLICATION_NAME},
+    )
+    return rows[0][0]
+
+
+def slots_free_again(server, database_url, deadline: float) -> float:
+    """Seconds until both research slots answer again (PostgreSQL: no backend left)."""
+    import time
+
+    import httpx
+
+    started = time.monotonic()
+    while time.monotonic() - started < deadline:
+        answers = [
+            httpx.post(
+                server.url + "/api/query", json={"query": "SELECT 1 AS one"}, headers=AUTH
+            ).status_code
+            for _ in range(2)
+        ]
+        busy = (
+            engine_of(database_url) == "postgresql"
+            and asyncio.run(
+                admin_query(
+                    database_url,
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = :app "
+                    "AND datname = current_database() AND state = 'active'",
+                    {"app": research_module.APPLICATION_NAME},
+                )
+            )[0][0]
+        )
+        if answers == [200, 200] and not busy:
+            return time.monotonic() - started
+        time.sleep(0.1)
+    raise AssertionError(f"research still busy {deadline} s after the clients left")
+
+
+def test_a_query_whose_client_left_stops_soon_after_the_timeout(research_server, database_url):
+    """The client reads the first rows and goes; the statement must not live on."""
+    import httpx
+
+    sql = STALLS_AFTER_FIRST_ROWS[engine_of(database_url)]
+    with httpx.Client(base_url=research_server.url, timeout=30) as client:
+        for _ in range(2):  # both slots
+            with client.stream("POST", "/api/query", json={"query": sql}, headers=AUTH) as r:
+                assert r.status_code == 200
+                received = b""
+                for chunk in r.iter_bytes():
+                    received += chunk
+                    if b"}" in received:
+                        break  # rows are flowing
+                assert received.startswith(b"[{")
+            # leaving the block closes the connection: the client is gone
+    # The stalled fetch may run QUERY_TIMEOUT seconds; a few more are allowed.
+    assert slots_free_again(research_server, database_url, QUERY_TIMEOUT + 5) <= QUERY_TIMEOUT + 5
+
+
+def test_a_query_that_never_answers_is_400_after_the_timeout(research_server, database_url):
+    import httpx
+
+    sql = RUNS_FOR_EVER[engine_of(database_url)]
+    response = httpx.post(
+        research_server.url + "/api/query", json={"query": sql}, headers=AUTH, timeout=30
+    )
+    assert response.status_code == 400
+    assert response.json()["detail"]
+
+
+def test_research_connections_are_bounded_beyond_them_503(research_server, database_url):
+    """110 slow queries at once: two run, the rest get a 503, the rest of the API works."""
+    import httpx
+
+    sql = RUNS_FOR_EVER[engine_of(database_url)]
+    is_pg = engine_of(database_url) == "postgresql"
+
+    async def flood():
+        limits = httpx.Limits(max_connections=200)
+        async with httpx.AsyncClient(
+            base_url=research_server.url, timeout=60, limits=limits
+        ) as client:
+            queries = [
+                asyncio.create_task(client.post("/api/query", json={"query": sql}, headers=AUTH))
+                for _ in range(110)
+            ]
+            await asyncio.sleep(1.0)  # every request has arrived; two are running
+            stats = await client.get("/api/stats")
+            backends = await research_backends(database_url) if is_pg else 0
+            return await asyncio.gather(*queries), stats, backends
+
+    responses, stats, backends = asyncio.run(flood())
+    statuses = [r.status_code for r in responses]
+    assert stats.status_code == 200
+    assert statuses.count(400) == 2, statuses  # the two that ran, until the timeout
+    assert statuses.count(503) == 108, statuses
+    for response in responses:
+        if response.status_code == 503:
+            assert response.headers["retry-after"].isdigit()
+            assert "research connections" in response.json()["detail"]
+    if is_pg:
+        assert backends <= 2
