@@ -54,6 +54,10 @@ MAX_COLUMNS = 100
 # A batch of rows stops growing at about this many bytes (SQLite), so a
 # query of many large rows still streams in flat memory.
 BATCH_BYTES = 8 * 1024 * 1024
+# asyncpg cannot stop a fetch by size, and a PostgreSQL value may be as
+# large as 1 GB: fetch few rows at a time, so that many large rows cost
+# little memory (at some speed: a round trip per PG_BATCH_ROWS rows).
+PG_BATCH_ROWS = 50
 # asyncpg's own deadline comes this long after the server's statement_timeout:
 # normally the server stops the statement first, with its clearer message.
 CANCEL_GRACE = 0.5
@@ -420,7 +424,8 @@ async def _rows(research: Research, sql: str) -> AsyncIterator[Sequence[Row]]:
                 columns = list(result.keys())
             except ResourceClosedError:  # e.g. SET: it ran, and returns nothing
                 raise QueryFailed("the statement returns no rows; send a query") from None
-            batches = result.partitions(STREAM_BATCH_ROWS)
+            sqlite = research.engine.dialect.name == "sqlite"
+            batches = result.partitions(STREAM_BATCH_ROWS if sqlite else PG_BATCH_ROWS)
             deadline.renew()
             batch = await uncancelled(anext(batches, []))
         except TimeoutError:
