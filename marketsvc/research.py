@@ -431,6 +431,8 @@ async def _rows(research: Research, sql: str) -> AsyncIterator[Sequence[Row]]:
         except TimeoutError:
             raise QueryFailed(_too_long(research.timeout)) from None
         except DATABASE_ERRORS as exc:
+            if deadline.passed():  # SQLite's own word for it is "interrupted"
+                raise QueryFailed(_too_long(research.timeout)) from None
             raise QueryFailed(_database_message(exc)) from None
         while batch:
             yield [dict(zip(columns, row, strict=True)) for row in batch]
