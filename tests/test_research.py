@@ -724,3 +724,55 @@ def test_research_connections_are_bounded_beyond_them_503(research_server, datab
             assert "research connections" in response.json()["detail"]
     if is_pg:
         assert backends <= 2
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_postgresql_three_processes_starting_at_once_share_the_login(
+    research, database_url, research_login
+):
+    """Real processes this time: each sets up the login at start-up, at the same moment."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from tests.conftest import LiveServer
+
+    env = {"MARKETSVC_QUERY_TOKEN": TOKEN}
+    servers = [LiveServer(database_url, env) for _ in range(3)]
+    try:
+        with ThreadPoolExecutor(3) as pool:
+            list(pool.map(LiveServer.start, servers))
+        logins = [
+            httpx.post(
+                server.url + "/api/query", json={"query": "SELECT current_user AS u"}, headers=AUTH
+            ).json()
+            for server in servers
+        ]
+    finally:
+        for server in servers:
+            server.stop()
+    assert logins == [[{"u": research_login}]] * 3
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_postgresql_a_research_query_cannot_send_notifications(research, database_url):
+    """The order feed listens with LISTEN/NOTIFY: a query must not forge an event."""
+    import asyncpg
+
+    async def listen() -> list[str]:
+        dsn = make_url(database_url).set(drivername="postgresql").render_as_string(False)
+        conn = await asyncpg.connect(dsn)
+        heard: list[str] = []
+        try:
+            await conn.add_listener("orders", lambda *args: heard.append(args[-1]))
+            sql = """SELECT pg_notify('orders', '{"order_id": 1}') AS sent"""
+            response = await asyncio.to_thread(ask, research, sql)
+            assert response.status_code in (200, 400)
+            # A control: a notification that is committed does arrive.
+            await admin_query(database_url, "SELECT pg_notify('orders', 'committed')")
+            await asyncio.sleep(0.5)
+            return heard
+        finally:
+            await conn.close()
+
+    assert asyncio.run(listen()) == ["committed"]
