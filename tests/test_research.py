@@ -29,22 +29,11 @@ async def admin_query(url: str, sql: str, params: dict | None = None) -> list:
 
 
 @pytest.fixture
-def research_login(database_url):
-    """The research login of this test's PostgreSQL database; dropped afterwards.
-
-    Roles belong to the whole server, databases do not: without this, every
-    test database would leave its login behind.
-    """
+def research_login(database_url) -> str | None:
+    """The research login of this test's PostgreSQL database (conftest drops it)."""
     if not database_url.startswith("postgresql"):
-        yield None
-        return
-    login = research_module.research_login_name(make_url(database_url).database)
-    yield login
-    exists = "SELECT 1 FROM pg_roles WHERE rolname = :login"
-    if asyncio.run(admin_query(database_url, exists, {"login": login})):
-        # Its privileges live in the test's database: drop them, then the role.
-        asyncio.run(admin_query(database_url, f"DROP OWNED BY {login}"))
-        asyncio.run(admin_query(database_url, f"DROP ROLE {login}"))
+        return None
+    return research_module.research_login_name(make_url(database_url).database)
 
 
 @pytest.fixture
