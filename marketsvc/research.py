@@ -69,7 +69,7 @@ class QueryFailed(Exception):
 
 
 class ResearchBusy(Exception):
-    """Every research connection of this process is in use."""
+    """No research connection to be had: all in use, or the database refused one."""
 
 
 class ResearchRefused(Exception):
@@ -407,8 +407,9 @@ async def _rows(research: Research, sql: str) -> AsyncIterator[Sequence[Row]]:
     deadline = _Deadline(research.timeout)
     try:
         conn = await research.engine.connect()
-    except DATABASE_ERRORS as exc:
-        raise QueryFailed(_database_message(exc)) from None
+    except (*DATABASE_ERRORS, OSError) as exc:  # the server is full, or away
+        message = _database_message(exc)
+        raise ResearchBusy(f"the database refused a research connection ({message})") from None
     try:
         try:
             if research.engine.dialect.name == "sqlite":

@@ -255,8 +255,8 @@ async def query(request: Request, authorization: Annotated[str | None, Header()]
         stream = await start_stream(research.run_query(found, sql))
     except research.QueryFailed as exc:
         raise HTTPException(400, str(exc)) from None
-    except research.ResearchBusy:
-        return busy(f"all {settings.query_pool_size} research connections are in use")
+    except research.ResearchBusy as exc:
+        return busy(str(exc) or f"all {settings.query_pool_size} research connections are in use")
     return StreamedJSON(stream)
 
 

@@ -765,3 +765,13 @@ def test_postgresql_a_research_query_cannot_send_notifications(research, databas
             await conn.close()
 
     assert asyncio.run(listen()) == ["committed"]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_postgresql_a_refused_research_connection_is_503(research, database_url, research_login):
+    assert ask(research, "SELECT 1 AS one").status_code == 200
+    asyncio.run(admin_query(database_url, f"ALTER ROLE {research_login} NOLOGIN"))
+    response = ask(research, "SELECT 1 AS one")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert "refused a research connection" in response.json()["detail"]
