@@ -104,7 +104,11 @@ async def open_research(settings: Settings, service_engine: AsyncEngine) -> Rese
     """The research engine for `settings`; ResearchRefused when it would be unsafe."""
     url = settings.query_database_url
     if url is None and make_url(settings.database_url).get_backend_name() == "postgresql":
-        url = await ensure_research_login(service_engine, settings)
+        try:
+            url = await ensure_research_login(service_engine, settings)
+        except DATABASE_ERRORS as exc:
+            message = _database_message(exc)
+            raise ResearchRefused(f"the research login could not be set up: {message}") from None
     engine = create_research_engine(url or settings.database_url, timeout=settings.query_timeout)
     try:
         if engine.dialect.name == "postgresql":
@@ -112,7 +116,7 @@ async def open_research(settings: Settings, service_engine: AsyncEngine) -> Rese
     except (*DATABASE_ERRORS, OSError) as exc:
         await engine.dispose()
         message = _database_message(exc)
-        raise ResearchRefused(f"the research login cannot connect: {message}") from None
+        raise ResearchRefused(f"the research login could not be checked: {message}") from None
     except BaseException:
         await engine.dispose()
         raise
