@@ -62,6 +62,8 @@ PG_BATCH_ROWS = 50
 # normally the server stops the statement first, with its clearer message.
 CANCEL_GRACE = 0.5
 APPLICATION_NAME = "marketsvc research"
+# Disk a research query may fill with temporary files on a PostgreSQL server.
+RESEARCH_TEMP_FILE_LIMIT = "1GB"
 
 
 class QueryFailed(Exception):
@@ -290,6 +292,12 @@ async def ensure_research_login(service_engine: AsyncEngine, settings: Settings)
             f"NOREPLICATION NOBYPASSRLS PASSWORD '{scram_secret(password)}'"
         )
         await conn.exec_driver_sql(f"GRANT SELECT ON {', '.join(TABLES)} TO {login}")
+        if await conn.scalar(text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")):
+            # Sorting a huge result spills to temporary files on the server.
+            # Only a superuser may set this limit, and the login cannot lift it.
+            await conn.exec_driver_sql(
+                f"ALTER ROLE {login} SET temp_file_limit = '{RESEARCH_TEMP_FILE_LIMIT}'"
+            )
         await conn.commit()
     return url.set(username=login, password=password).render_as_string(hide_password=False)
 

@@ -344,6 +344,15 @@ def test_postgresql_an_advisory_lock_ends_with_its_query(research, database_url)
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_postgresql_temporary_files_are_limited_and_the_limit_stays(research):
+    limit = ask(research, "SELECT current_setting('temp_file_limit') AS l").json()
+    assert limit == [{"l": "1GB"}]
+    lifted = ask(research, "SELECT set_config('temp_file_limit', '-1', false) AS l")
+    assert lifted.status_code == 400
+    assert "permission denied" in lifted.json()["detail"]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_postgresql_settings_made_by_one_query_do_not_reach_the_next(research):
     ask(research, "SELECT set_config('statement_timeout', '0', false) AS lifted")
     limit = ask(research, "SELECT current_setting('statement_timeout') AS t").json()
