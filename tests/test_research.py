@@ -784,3 +784,13 @@ def test_postgresql_a_refused_research_connection_is_503(research, database_url,
     assert response.status_code == 503
     assert response.headers["retry-after"] == "1"
     assert "refused a research connection" in response.json()["detail"]
+
+
+def test_the_research_password_uses_a_secret_token_itself_not_its_stars():
+    from pydantic import SecretStr
+
+    plain = Settings(database_url="postgresql+asyncpg://svc:pw@db/shop", query_token="t1")
+    secret = dataclasses.replace(plain, query_token=SecretStr("t1"))
+    other = dataclasses.replace(plain, query_token=SecretStr("t2"))
+    assert research_module.research_password(secret) == research_module.research_password(plain)
+    assert research_module.research_password(other) != research_module.research_password(secret)
