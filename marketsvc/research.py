@@ -33,6 +33,7 @@ import sqlite3
 import sys
 import time
 from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 
 import anyio
@@ -412,8 +413,11 @@ async def run_query(research: Research, sql: str) -> AsyncIterator[Sequence[Row]
     except TimeoutError:
         raise ResearchBusy from None
     try:
-        async for batch in _rows(research, sql):
-            yield batch
+        # aclosing: when the response ends early, the connection is closed
+        # right here, before its slot is given back.
+        async with aclosing(_rows(research, sql)) as batches:
+            async for batch in batches:
+                yield batch
     finally:
         research.slots.release()
 
