@@ -26,6 +26,9 @@ class Settings:
     # database user; by default they use database_url, read-only.
     query_database_url: str | None = None
     query_timeout: float = 30.0
+    # Research queries running at once per process, each on its own
+    # connection; one more waits pool_timeout, then gets a 503.
+    query_pool_size: int = 2
     # Seconds of silence after which an event stream sends a keep-alive.
     sse_keepalive: float = 15.0
     # serve: worker processes, and what a deployment behind a proxy needs.
@@ -50,6 +53,7 @@ class Settings:
             query_token=env.get("MARKETSVC_QUERY_TOKEN") or None,
             query_database_url=env.get("MARKETSVC_QUERY_DATABASE_URL") or None,
             query_timeout=_number(env, "MARKETSVC_QUERY_TIMEOUT", 30.0, float, 0.1, 3600),
+            query_pool_size=_number(env, "MARKETSVC_QUERY_POOL_SIZE", 2, int, 1, 100),
             sse_keepalive=_number(env, "MARKETSVC_SSE_KEEPALIVE", 15.0, float, 0.05, 3600),
             pool_overflow=_number(env, "MARKETSVC_POOL_OVERFLOW", 10, int, 0, 1000),
             workers=_number(env, "MARKETSVC_WORKERS", 1, int, 1, 64),

@@ -1,83 +1,95 @@
-"""POST /api/query: a researcher's ad-hoc SQL, read-only and streamed.
+"""POST /api/query: a researcher's ad-hoc SQL, read-only, bounded and streamed.
 
-Read-only is the database's own doing, not ours: the statement runs on a
-separate engine whose connections cannot write.
+A research query is SQL written by someone else, so the database does the
+refusing, not string matching in this module:
 
-- SQLite: the file is opened read-only (mode=ro), `PRAGMA query_only` is
-  on, and an authorizer lets the statement read tables and call functions
-  but refuses ATTACH, DETACH, PRAGMA and every kind of write or DDL.
-- PostgreSQL: every statement runs in a READ ONLY transaction with a
-  statement_timeout, on a fresh connection. A superuser is lowered to the
-  role marketsvc_reader (SELECT on the service's tables, nothing else) for
-  the transaction, because a read-only transaction alone still lets a
-  superuser run COPY ... TO PROGRAM. Better still, give the route a user
-  that can only SELECT (MARKETSVC_QUERY_DATABASE_URL).
+- SQLite: the file is opened read-only (mode=ro) with `PRAGMA query_only`,
+  and an authorizer lets a statement read tables and call functions but
+  refuses ATTACH, PRAGMA writes, every write or DDL, and the functions that
+  escape SQL (load_extension), expose memory (fts3_tokenizer) or hold
+  Python's GIL for as long as the pattern likes (REGEXP). No value may grow
+  past MAX_VALUE_BYTES (SQLITE_LIMIT_LENGTH), so `zeroblob(1e9)` fails
+  instead of taking gigabytes.
+- PostgreSQL: the statement runs as a login that is no superuser and may
+  only SELECT the service's five tables, in a READ ONLY transaction. A
+  superuser service URL creates that login itself; or an operator names one
+  in MARKETSVC_QUERY_DATABASE_URL (a read replica, say). Anything that can
+  do more is refused at start-up and /api/query stays off.
+
+The time limit is the service's own: SQL can lift statement_timeout, but not
+the service's clock (asyncpg cancels the backend, SQLite's progress handler
+interrupts the statement). Each query opens a connection of its own and
+closes it afterwards, so nothing it leaves in its session (a setting, an
+advisory lock) reaches the next one; at most `slots` run at once per process.
 """
 
+import asyncio
+import base64
+import hashlib
+import hmac
+import os
 import secrets
 import sqlite3
+import sys
 import time
 from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass
 
 import anyio
 import asyncpg
-from sqlalchemy import Row, event, text
+from sqlalchemy import Row, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, ResourceClosedError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from marketsvc.db.engine import create_engine
+from marketsvc.config import Settings
 from marketsvc.db.schema import TABLES
 from marketsvc.db_accessor import STREAM_BATCH_ROWS, uncancelled
 
-# What a research query may do in SQLite: read and compute, nothing else.
-# (Transactions are allowed: SQLAlchemy's own BEGIN and ROLLBACK need them.)
-_ALLOWED_ACTIONS = {
-    sqlite3.SQLITE_SELECT,
-    sqlite3.SQLITE_READ,
-    sqlite3.SQLITE_FUNCTION,
-    sqlite3.SQLITE_RECURSIVE,
-    sqlite3.SQLITE_TRANSACTION,
-}
-# Pragmas that only describe the schema (their argument is a table name).
-_READ_PRAGMAS = {"table_info", "table_xinfo", "table_list", "index_list", "index_info"}
-
-
-def _sqlite_authorizer(action: int, arg1, arg2, _db_name, _trigger) -> int:
-    if action == sqlite3.SQLITE_PRAGMA:
-        allowed = arg1 in _READ_PRAGMAS
-    elif action == sqlite3.SQLITE_FUNCTION:
-        allowed = arg2 != "load_extension"
-    else:
-        allowed = action in _ALLOWED_ACTIONS
-    return sqlite3.SQLITE_OK if allowed else sqlite3.SQLITE_DENY
+# The largest string or blob a SQLite research query may build, and the most
+# columns it may return: together they bound the size of one row.
+MAX_VALUE_BYTES = 1_000_000
+MAX_COLUMNS = 100
+# A batch of rows stops growing at about this many bytes (SQLite), so a
+# query of many large rows still streams in flat memory.
+BATCH_BYTES = 8 * 1024 * 1024
+# asyncpg cannot stop a fetch by size, and a PostgreSQL value may be as
+# large as 1 GB: fetch few rows at a time, so that many large rows cost
+# little memory (at some speed: a round trip per PG_BATCH_ROWS rows).
+PG_BATCH_ROWS = 50
+# asyncpg's own deadline comes this long after the server's statement_timeout:
+# normally the server stops the statement first, with its clearer message.
+CANCEL_GRACE = 0.5
+APPLICATION_NAME = "marketsvc research"
+# Disk a research query may fill with temporary files on a PostgreSQL server.
+RESEARCH_TEMP_FILE_LIMIT = "1GB"
 
 
 class QueryFailed(Exception):
     """The database refused or failed the statement; the message is its own."""
 
 
-def create_query_engine(url: str, *, timeout: float, pool_size: int = 5) -> AsyncEngine:
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        # A URI filename lets SQLite open the file read-only.
-        parsed = parsed.set(database=f"file:{parsed.database}?mode=ro", query={"uri": "true"})
-        engine = create_engine(parsed.render_as_string(False), pool_size=pool_size)
-        event.listen(engine.sync_engine, "connect", _sqlite_query_only)
-        return engine.execution_options(research_timeout=timeout)
-    # NullPool: every research query gets a fresh session, so nothing it
-    # leaves behind (a SET, an advisory lock) reaches the next one.
-    engine = create_engine(url, poolclass=NullPool)
-    return engine.execution_options(postgresql_readonly=True, research_timeout=timeout)
+class ResearchBusy(Exception):
+    """No research connection to be had: all in use, or the database refused one."""
 
 
-def _sqlite_query_only(dbapi_connection, _record) -> None:
-    # A second lock on the door: even a statement the authorizer let
-    # through cannot change the database file.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA query_only = ON")
-    cursor.close()
+class ResearchRefused(Exception):
+    """/api/query cannot run safely with this configuration; the message says why."""
+
+
+@dataclass
+class Research:
+    """What POST /api/query needs: its engine, its time limit and its slots."""
+
+    engine: AsyncEngine
+    timeout: float
+    slots: asyncio.Semaphore
+    slot_wait: float
+
+    async def close(self) -> None:
+        await self.engine.dispose()
 
 
 def token_matches(authorization: str | None, token: str) -> bool:
@@ -88,26 +100,287 @@ def token_matches(authorization: str | None, token: str) -> bool:
     return secrets.compare_digest(given.strip().encode(), token.encode())
 
 
-READER_ROLE = "marketsvc_reader"
+# --- start-up ------------------------------------------------------------------
 
 
-async def create_reader_role(engine: AsyncEngine) -> None:
-    """On PostgreSQL, as a superuser: the role research queries run as.
+async def open_research(settings: Settings, service_engine: AsyncEngine) -> Research:
+    """The research engine for `settings`; ResearchRefused when it would be unsafe."""
+    url = settings.query_database_url
+    if url is None and make_url(settings.database_url).get_backend_name() == "postgresql":
+        try:
+            url = await ensure_research_login(service_engine, settings)
+        except DATABASE_ERRORS as exc:
+            message = _database_message(exc)
+            raise ResearchRefused(f"the research login could not be set up: {message}") from None
+    engine = create_research_engine(url or settings.database_url, timeout=settings.query_timeout)
+    try:
+        if engine.dialect.name == "postgresql":
+            await check_research_login(engine)
+    except (*DATABASE_ERRORS, OSError) as exc:
+        await engine.dispose()
+        message = _database_message(exc)
+        raise ResearchRefused(f"the research login could not be checked: {message}") from None
+    except BaseException:
+        await engine.dispose()
+        raise
+    return Research(
+        engine=engine,
+        timeout=settings.query_timeout,
+        slots=asyncio.Semaphore(settings.query_pool_size),
+        slot_wait=settings.pool_timeout,
+    )
 
-    It can log in nowhere and may only SELECT from the service's tables.
-    Run at start-up, in an ordinary transaction (a read-only one could not).
+
+def create_research_engine(url: str, *, timeout: float) -> AsyncEngine:
+    """An engine whose connections can only read. NullPool: one per query."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        # A URI filename lets SQLite open the file read-only.
+        parsed = parsed.set(database=f"file:{parsed.database}?mode=ro", query={"uri": "true"})
+        return create_async_engine(
+            parsed, poolclass=NullPool, connect_args={"factory": ResearchConnection}
+        )
+    server_settings = {
+        "application_name": APPLICATION_NAME,
+        "default_transaction_read_only": "on",
+        "statement_timeout": str(int(timeout * 1000)),
+    }
+    engine = create_async_engine(
+        parsed,
+        poolclass=NullPool,
+        connect_args={
+            "server_settings": server_settings,
+            # asyncpg's per-call deadline: when it passes, asyncpg asks the
+            # server to cancel the statement, whatever the SQL has SET.
+            "command_timeout": timeout + CANCEL_GRACE,
+        },
+    )
+    return engine.execution_options(postgresql_readonly=True)
+
+
+# PostgreSQL roles that give powers beyond reading the five tables: files
+# and programs on the server, signals to other sessions, others' queries.
+_POWERFUL_ROLES = [
+    "pg_read_server_files",
+    "pg_write_server_files",
+    "pg_execute_server_program",
+    "pg_signal_backend",
+    "pg_read_all_data",
+    "pg_write_all_data",
+    "pg_read_all_stats",
+    "pg_read_all_settings",
+    "pg_monitor",
+]
+_LOGIN_POWERS = text(
     """
-    if engine.dialect.name != "postgresql":
-        return
-    async with engine.begin() as conn:
-        is_super = text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
-        if not await conn.scalar(is_super):
-            return  # not ours to create roles; use MARKETSVC_QUERY_DATABASE_URL
-        exists = text("SELECT 1 FROM pg_roles WHERE rolname = :role")
-        if not await conn.scalar(exists, {"role": READER_ROLE}):
-            await conn.exec_driver_sql(f"CREATE ROLE {READER_ROLE} NOLOGIN")
-        tables = ", ".join(TABLES)
-        await conn.exec_driver_sql(f"GRANT SELECT ON {tables} TO {READER_ROLE}")
+    SELECT current_user AS login,
+           rolsuper OR rolcreaterole OR rolcreatedb OR rolreplication OR rolbypassrls
+             AS privileged,
+           ARRAY(SELECT p.rolname FROM pg_roles AS p
+                 WHERE p.rolname = ANY(:powerful)
+                   AND pg_has_role(current_user, p.oid, 'MEMBER')
+                 ORDER BY p.rolname) AS powerful
+    FROM pg_roles WHERE rolname = current_user
+    """
+)
+_TABLE_RIGHTS = text(
+    """
+    SELECT has_table_privilege(:t, 'SELECT') AS reads,
+           has_table_privilege(:t, 'INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
+             AS writes
+    """
+)
+
+
+async def check_research_login(engine: AsyncEngine) -> None:
+    """ResearchRefused unless the login may do no more than SELECT the tables."""
+    async with engine.connect() as conn:
+        powers = (await conn.execute(_LOGIN_POWERS, {"powerful": _POWERFUL_ROLES})).one()
+        login = powers.login
+        if powers.privileged:
+            raise ResearchRefused(
+                f"the research login {login} is a superuser or may create roles, "
+                "databases or replicate; give MARKETSVC_QUERY_DATABASE_URL a login "
+                "that may only SELECT the service's tables"
+            )
+        if powers.powerful:
+            raise ResearchRefused(
+                f"the research login {login} is a member of {', '.join(powers.powerful)}; "
+                "give it no role beyond SELECT on the service's tables"
+            )
+        for table in TABLES:
+            rights = (await conn.execute(_TABLE_RIGHTS, {"t": table})).one()
+            if rights.writes:
+                raise ResearchRefused(
+                    f"the research login {login} may write to {table}; grant it SELECT only"
+                )
+            if not rights.reads:
+                raise ResearchRefused(f"the research login {login} may not SELECT {table}")
+
+
+# Held while one process creates or updates the research login, so that
+# workers starting at once do not race on the same role (the catalog would
+# answer "tuple concurrently updated").
+_LOGIN_LOCK = 0x6D6B_7376_7273  # "mksvrs"
+
+
+def research_login_name(database: str) -> str:
+    """One login per database: a role is cluster-wide, tables are not."""
+    digest = hashlib.sha256(database.encode()).hexdigest()[:12]
+    return f"marketsvc_research_{digest}"
+
+
+def research_password(settings: Settings) -> str:
+    """The same password in every worker, secret to anyone without both secrets.
+
+    Derived from the query token and the service's own database password,
+    which all workers share, so no process has to tell the others.
+    """
+    url = make_url(settings.database_url)
+    token = settings.query_token or ""
+    # A pydantic SecretStr prints as stars: derive from the secret itself.
+    token = token.get_secret_value() if hasattr(token, "get_secret_value") else token
+    key = f"{url.password or ''}\0{token}".encode()
+    return hmac.new(key, f"research login of {url.database}".encode(), "sha256").hexdigest()
+
+
+def scram_secret(password: str, iterations: int = 4096) -> str:
+    """PostgreSQL's SCRAM-SHA-256 form of a password (RFC 5802, 7677).
+
+    Sent instead of the password, so the password itself never reaches the
+    server's log or any statement log.
+    """
+    salt = os.urandom(16)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    client_key = hmac.digest(salted, b"Client Key", "sha256")
+    server_key = hmac.digest(salted, b"Server Key", "sha256")
+    stored_key = hashlib.sha256(client_key).digest()
+
+    def b64(raw: bytes) -> str:
+        return base64.b64encode(raw).decode()
+
+    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
+
+
+async def ensure_research_login(service_engine: AsyncEngine, settings: Settings) -> str:
+    """Create (or bring back in line) the research login; return its URL.
+
+    Needs a service user that may create roles; otherwise ResearchRefused.
+    Every start sets the login's attributes and password again, so a login
+    someone widened by hand is narrowed back.
+    """
+    url = make_url(settings.database_url)
+    login = research_login_name(url.database or "")
+    password = research_password(settings)
+    async with service_engine.connect() as conn:
+        may_create = await conn.scalar(
+            text("SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user")
+        )
+        if not may_create:
+            raise ResearchRefused(
+                f"the service's database user {url.username} may not create the research "
+                "login; set MARKETSVC_QUERY_DATABASE_URL to a login that may only SELECT "
+                "the service's tables"
+            )
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOGIN_LOCK})
+        exists = await conn.scalar(
+            text("SELECT 1 FROM pg_roles WHERE rolname = :login"), {"login": login}
+        )
+        verb = "ALTER" if exists else "CREATE"
+        # Role statements take no bound parameters; the login name is ours
+        # (hex digits) and the secret is base64, so neither needs quoting.
+        # Sent on the driver itself: MARKETSVC_ECHO must not print it.
+        raw = (await conn.get_raw_connection()).driver_connection
+        await raw.execute(
+            f"{verb} ROLE {login} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE "
+            f"NOREPLICATION NOBYPASSRLS PASSWORD '{scram_secret(password)}'"
+        )
+        await conn.exec_driver_sql(f"GRANT SELECT ON {', '.join(TABLES)} TO {login}")
+        if await conn.scalar(text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")):
+            # Sorting a huge result spills to temporary files on the server.
+            # Only a superuser may set this limit, and the login cannot lift it.
+            await conn.exec_driver_sql(
+                f"ALTER ROLE {login} SET temp_file_limit = '{RESEARCH_TEMP_FILE_LIMIT}'"
+            )
+        await conn.commit()
+    return url.set(username=login, password=password).render_as_string(hide_password=False)
+
+
+async def open_research_or_explain(
+    settings: Settings, service_engine: AsyncEngine
+) -> Research | ResearchRefused:
+    """open_research, or the refusal, said in one line on stderr as well."""
+    try:
+        return await open_research(settings, service_engine)
+    except ResearchRefused as refusal:
+        print(f"marketsvc: POST /api/query is off: {refusal}", file=sys.stderr, flush=True)
+        return refusal
+
+
+# --- SQLite: a connection that can only read ------------------------------------
+
+# What a research query may do in SQLite: read and compute, nothing else.
+# (Transactions are allowed: SQLAlchemy's own BEGIN and ROLLBACK need them.)
+_ALLOWED_ACTIONS = {
+    sqlite3.SQLITE_SELECT,
+    sqlite3.SQLITE_READ,
+    sqlite3.SQLITE_FUNCTION,
+    sqlite3.SQLITE_RECURSIVE,
+    sqlite3.SQLITE_TRANSACTION,
+}
+# Pragmas that only describe the schema (their argument is a table name),
+# and the one setting SQLAlchemy reads when it connects (read, never set).
+_READ_PRAGMAS = {"table_info", "table_xinfo", "table_list", "index_list", "index_info"}
+_READ_ONLY_SETTINGS = {"read_uncommitted"}
+# load_extension runs native code; fts3_tokenizer hands out (and takes) raw
+# pointers; regexp is SQLAlchemy's Python function, which holds the GIL, so
+# a pattern that backtracks forever would stall the whole service.
+_DENIED_FUNCTIONS = {"load_extension", "fts3_tokenizer", "regexp"}
+
+
+def _sqlite_authorizer(action: int, arg1, arg2, _db_name, _trigger) -> int:
+    if action == sqlite3.SQLITE_PRAGMA:
+        allowed = arg1 in _READ_PRAGMAS or (arg1 in _READ_ONLY_SETTINGS and arg2 is None)
+    elif action == sqlite3.SQLITE_FUNCTION:
+        allowed = arg2.lower() not in _DENIED_FUNCTIONS
+    else:
+        allowed = action in _ALLOWED_ACTIONS
+    return sqlite3.SQLITE_OK if allowed else sqlite3.SQLITE_DENY
+
+
+class ResearchConnection(sqlite3.Connection):
+    """sqlite3's connection, locked down the moment it opens.
+
+    sqlite3.connect(factory=...) builds it inside aiosqlite's own thread,
+    the only thread that may call setlimit and set_authorizer.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
+        self.setlimit(sqlite3.SQLITE_LIMIT_COLUMN, MAX_COLUMNS)
+        # A second lock on the door: even a statement the authorizer let
+        # through cannot change the database file.
+        self.execute("PRAGMA query_only = ON")
+        self.set_authorizer(_sqlite_authorizer)
+
+    def cursor(self, factory=None):
+        return super().cursor(factory or BoundedCursor)
+
+
+class BoundedCursor(sqlite3.Cursor):
+    """A cursor whose fetchmany stops early once a batch holds BATCH_BYTES."""
+
+    def fetchmany(self, size=None):
+        size = size or self.arraysize
+        rows, room = [], BATCH_BYTES
+        while len(rows) < size and room > 0:
+            row = self.fetchone()
+            if row is None:
+                break
+            rows.append(row)
+            room -= sum(len(v) if isinstance(v, str | bytes) else 8 for v in row)
+        return rows
 
 
 class _Deadline:
@@ -124,48 +397,62 @@ class _Deadline:
         return time.monotonic() > self.at
 
 
-async def _prepare(engine: AsyncEngine, conn) -> _Deadline:
-    timeout = engine.get_execution_options()["research_timeout"]
-    deadline = _Deadline(timeout)
-    if engine.dialect.name == "sqlite":
-        raw = await conn.get_raw_connection()
-        await raw.driver_connection.set_authorizer(_sqlite_authorizer)
-        # SQLite calls this every 10 000 steps of its virtual machine; a true
-        # answer interrupts the statement. run_query renews the deadline
-        # before every fetch, so no single fetch runs longer than `timeout`
-        # (and a client that left never leaves a query running for long).
-        await raw.driver_connection.set_progress_handler(deadline.passed, 10_000)
-        return deadline
-    if await conn.scalar(text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")):
-        # A superuser can write files and run programs even inside a
-        # read-only transaction (COPY ... TO PROGRAM, pg_read_file). Drop to
-        # a role that may only read the service's own tables.
-        await conn.exec_driver_sql(f"SET LOCAL ROLE {READER_ROLE}")
-    await conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout * 1000)}")
-    return deadline
+# --- running a query -------------------------------------------------------------
 
 
-async def run_query(engine: AsyncEngine, sql: str) -> AsyncIterator[Sequence[Row]]:
+async def run_query(research: Research, sql: str) -> AsyncIterator[Sequence[Row]]:
     """Yield the statement's rows in batches, as dicts keyed by column name.
 
-    Raises QueryFailed before the first batch when the database rejects the
-    statement; after that, an error propagates as it is and aborts the
-    response that is streaming the rows.
+    Raises ResearchBusy when every slot stays taken, QueryFailed before the
+    first batch when the database rejects the statement; after that, an
+    error propagates as it is and aborts the response that streams the rows.
     """
-    conn = await engine.connect()
+    try:
+        async with asyncio.timeout(research.slot_wait):
+            await research.slots.acquire()
+    except TimeoutError:
+        raise ResearchBusy from None
+    try:
+        # aclosing: when the response ends early, the connection is closed
+        # right here, before its slot is given back.
+        async with aclosing(_rows(research, sql)) as batches:
+            async for batch in batches:
+                yield batch
+    finally:
+        research.slots.release()
+
+
+async def _rows(research: Research, sql: str) -> AsyncIterator[Sequence[Row]]:
+    deadline = _Deadline(research.timeout)
+    try:
+        conn = await research.engine.connect()
+    except (*DATABASE_ERRORS, OSError) as exc:  # the server is full, or away
+        message = _database_message(exc)
+        raise ResearchBusy(f"the database refused a research connection ({message})") from None
     try:
         try:
-            deadline = await _prepare(engine, conn)
+            if research.engine.dialect.name == "sqlite":
+                # SQLite calls this every 10 000 steps of its virtual machine;
+                # a true answer interrupts the statement. The deadline is
+                # renewed before every fetch, so no fetch runs longer than
+                # the timeout, and a query whose client left stops soon after.
+                raw = await conn.get_raw_connection()
+                await raw.driver_connection.set_progress_handler(deadline.passed, 10_000)
             # text() treats ":name" as a parameter; research SQL has none.
             result = await conn.stream(text(sql.replace(":", r"\:")))
             try:
                 columns = list(result.keys())
             except ResourceClosedError:  # e.g. SET: it ran, and returns nothing
                 raise QueryFailed("the statement returns no rows; send a query") from None
-            batches = result.partitions(STREAM_BATCH_ROWS)
+            sqlite = research.engine.dialect.name == "sqlite"
+            batches = result.partitions(STREAM_BATCH_ROWS if sqlite else PG_BATCH_ROWS)
             deadline.renew()
             batch = await uncancelled(anext(batches, []))
+        except TimeoutError:
+            raise QueryFailed(_too_long(research.timeout)) from None
         except DATABASE_ERRORS as exc:
+            if deadline.passed():  # SQLite's own word for it is "interrupted"
+                raise QueryFailed(_too_long(research.timeout)) from None
             raise QueryFailed(_database_message(exc)) from None
         while batch:
             yield [dict(zip(columns, row, strict=True)) for row in batch]
@@ -179,6 +466,10 @@ async def run_query(engine: AsyncEngine, sql: str) -> AsyncIterator[Sequence[Row
 # Errors of the database itself. Most arrive wrapped in SQLAlchemy's
 # DBAPIError; a server-side cursor's fetch can raise the driver's own.
 DATABASE_ERRORS = (DBAPIError, sqlite3.Error, asyncpg.PostgresError)
+
+
+def _too_long(timeout: float) -> str:
+    return f"the query ran longer than MARKETSVC_QUERY_TIMEOUT ({timeout:g} s) and was cancelled"
 
 
 def _database_message(exc: Exception) -> str:

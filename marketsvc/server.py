@@ -68,19 +68,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             pool_overflow=settings.pool_overflow,
         )
         app.state.settings = settings
-        app.state.query_engine = None
+        app.state.research = None
         try:
             await prepare_database(engine, settings)
             if settings.query_token:
-                app.state.query_engine = research.create_query_engine(
-                    settings.query_database_url or settings.database_url,
-                    timeout=settings.query_timeout,
-                )
+                app.state.research = await research.open_research_or_explain(settings, engine)
             with lifecycle.announce_shutdown():
                 yield
         finally:
-            if app.state.query_engine is not None:
-                await app.state.query_engine.dispose()
+            if isinstance(app.state.research, research.Research):
+                await app.state.research.close()
             await close_database()
 
     app = FastAPI(
@@ -211,6 +208,8 @@ async def read_query(request: Request) -> str:
             payload = await request.json()
         except ValueError:
             raise HTTPException(422, "the body is not valid JSON") from None
+        except RecursionError:  # json gives up on deep nesting this way
+            raise HTTPException(422, "the body is nested too deeply") from None
     else:
         payload = dict(await request.form())
     if not isinstance(payload, dict):
@@ -232,13 +231,15 @@ async def read_query(request: Request) -> str:
         400: {"description": "The database refused the query; detail is its message"},
         401: {"description": "Missing or wrong bearer token"},
         404: {"description": "Research queries are switched off (no token configured)"},
+        503: {"description": "Every research connection is busy, or the setup was refused"},
     },
 )
 async def query(request: Request, authorization: Annotated[str | None, Header()] = None):
     """Run a read-only SQL query and stream its rows.
 
     Needs `Authorization: Bearer <MARKETSVC_QUERY_TOKEN>`. The statement runs
-    on a connection that the database itself keeps read-only.
+    on a connection that the database itself keeps read-only, as a login
+    that may only read the service's tables.
     """
     settings: Settings = request.app.state.settings
     if not settings.query_token:
@@ -248,10 +249,15 @@ async def query(request: Request, authorization: Annotated[str | None, Header()]
             401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
         )
     sql = await read_query(request)
+    found = request.app.state.research
+    if isinstance(found, research.ResearchRefused):
+        raise HTTPException(503, f"research queries are off: {found}")
     try:
-        stream = await start_stream(research.run_query(request.app.state.query_engine, sql))
+        stream = await start_stream(research.run_query(found, sql))
     except research.QueryFailed as exc:
         raise HTTPException(400, str(exc)) from None
+    except research.ResearchBusy as exc:
+        return busy(str(exc) or f"all {settings.query_pool_size} research connections are in use")
     return StreamedJSON(stream)
 
 

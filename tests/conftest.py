@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from bench.common import free_port, stop_process
 from marketsvc.config import REPO_ROOT, Settings
 from marketsvc.db.schema import TABLES
+from marketsvc.research import research_login_name
 from marketsvc.server import create_app
 
 PG_ENV = "MARKETSVC_TEST_DATABASE_URL"
@@ -66,6 +67,9 @@ def database_url(request, tmp_path: Path) -> Iterator[str]:
         yield make_url(server).set(database=name).render_as_string(hide_password=False)
     finally:
         _run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        # A research login (POST /api/query) belongs to the whole server;
+        # with its database gone it holds nothing and can go too.
+        _run(_admin(server, f"DROP ROLE IF EXISTS {research_login_name(name)}"))
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from marketsvc.config import Settings
 from marketsvc.db.engine import create_engine
 from marketsvc.db.startup import (
     FEED_LISTENERS,
-    RESEARCH_CONNECTIONS,
     connection_budget_warning,
     connections_needed,
 )
@@ -25,7 +24,7 @@ def test_the_sum_counts_pool_overflow_listener_and_research_per_worker():
     settings = Settings(pool_size=10, pool_overflow=10, workers=4)
     assert connections_needed(settings)[0] == 4 * (10 + 10 + FEED_LISTENERS)
     with_research = dataclasses.replace(settings, query_token="t")
-    assert connections_needed(with_research)[0] == 4 * (21 + RESEARCH_CONNECTIONS)
+    assert connections_needed(with_research)[0] == 4 * (21 + settings.query_pool_size)
     # Research queries on a replica do not use the primary's connections.
     on_replica = dataclasses.replace(
         with_research,

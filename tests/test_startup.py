@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from marketsvc.config import REPO_ROOT, Settings
-from marketsvc.research import READER_ROLE
+from marketsvc.research import research_login_name
 from marketsvc.server import create_app
 from tests.deployed import start_all, stop_all
 
@@ -54,8 +54,9 @@ async def _counts(url: str) -> dict[str, int]:
                 for table in ("item", "customer", "orders", "order_items")
             }
             if engine.dialect.name == "postgresql":
-                counts["reader role"] = await conn.scalar(
-                    text("SELECT count(*) FROM pg_roles WHERE rolname = :r"), {"r": READER_ROLE}
+                login = research_login_name(engine.url.database)
+                counts["research login"] = await conn.scalar(
+                    text("SELECT count(*) FROM pg_roles WHERE rolname = :r"), {"r": login}
                 )
             return counts
     finally:
@@ -65,8 +66,8 @@ async def _counts(url: str) -> dict[str, int]:
 def assert_sample_data_loaded_once(url: str) -> None:
     counts = asyncio.run(_counts(url))
     expected = {"item": 4, "customer": 3, "orders": 3, "order_items": 6}
-    if "reader role" in counts:
-        expected["reader role"] = 1
+    if "research login" in counts:
+        expected["research login"] = 1
     assert counts == expected
 
 

@@ -3,71 +3,34 @@
 Any number of processes, each with any number of workers, may start at the
 same moment on one database, empty or not. Each one runs prepare_database;
 the start-up lock (see schema.take_startup_lock) lets one of them at a time
-look and create, so the schema, the sample data and the research role are
-created exactly once and nobody trips over someone else's half-made table.
+look and create, so the schema and the sample data are created exactly once
+and nobody trips over someone else's half-made table. (The research login
+has a lock of its own: research.ensure_research_login.)
 """
 
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.pool import NullPool
 
-from marketsvc import research
 from marketsvc.config import Settings
 from marketsvc.db.engine import (
     behind_transaction_pooler,
     close_database,
-    create_engine,
     is_sqlite,
     open_database,
 )
 from marketsvc.db.errors import describe_database_error, settled
-from marketsvc.db.schema import init_db, take_startup_lock
+from marketsvc.db.schema import init_db
 
-# Connections of the research route's own pool (research.create_query_engine).
-RESEARCH_CONNECTIONS = 5
 # The order feed keeps one connection per process listening for new orders.
 FEED_LISTENERS = 1
 
 
-@asynccontextmanager
-async def startup_lock(engine: AsyncEngine) -> AsyncIterator[None]:
-    """Hold the start-up lock around work that runs on other connections.
-
-    On PostgreSQL a connection of its own keeps a transaction open that
-    holds the advisory lock. It comes from outside the pool, so that the
-    work always finds a connection in the pool, however small that is.
-    SQLite has nothing to hold here: its only start-up work is init_db,
-    whose write transaction is the lock.
-    """
-    if is_sqlite(engine):
-        yield
-        return
-    url = engine.url.render_as_string(hide_password=False)
-    lock_engine = create_engine(url, poolclass=NullPool)
-    try:
-        async with lock_engine.connect() as conn:
-            await take_startup_lock(conn)
-            yield
-            await conn.rollback()  # releases the lock (so would closing the connection)
-    finally:
-        await lock_engine.dispose()
-
-
 async def prepare_database(engine: AsyncEngine, settings: Settings) -> bool:
-    """Schema, sample data and the research role, each created once.
-
-    Returns True when this call loaded marketdb.sql.
-    """
-    loaded = await init_db(engine)  # takes the lock inside its transaction
-    if settings.query_token:
-        async with startup_lock(engine):
-            await research.create_reader_role(engine)
-    return loaded
+    """Schema and sample data, created once. True when this call loaded marketdb.sql."""
+    return await init_db(engine)  # takes the lock inside its transaction
 
 
 def connections_needed(settings: Settings) -> tuple[int, str]:
@@ -75,8 +38,8 @@ def connections_needed(settings: Settings) -> tuple[int, str]:
     per_worker = settings.pool_size + settings.pool_overflow + FEED_LISTENERS
     parts = f"{settings.pool_size} pool + {settings.pool_overflow} overflow + 1 feed listener"
     if settings.query_token and _same_server(settings.query_database_url, settings.database_url):
-        per_worker += RESEARCH_CONNECTIONS
-        parts += f" + {RESEARCH_CONNECTIONS} research"
+        per_worker += settings.query_pool_size
+        parts += f" + {settings.query_pool_size} research"
     return per_worker * settings.workers, f"{settings.workers} worker(s) × ({parts})"
 
 
