@@ -288,7 +288,7 @@ async def add_new_order(customer_id: int, items: list[tuple[int, int]]) -> int:
         if missing:
             raise NotFound(f"unknown item ids: {missing}")
 
-        now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+        now = datetime.now(UTC).replace(tzinfo=None)
         new_order = Order.__table__.insert().returning(Order.id)
         row = await execute_insert_query(
             new_order, {"customer_id": customer_id, "order_time": now}, conn=conn

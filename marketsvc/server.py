@@ -5,6 +5,7 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, time
+from decimal import Decimal
 from typing import Annotated
 
 from fastapi import (
@@ -28,12 +29,15 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketsvc import db_accessor, events, lifecycle, research
+from marketsvc.body_limit import BodyLimitMiddleware
 from marketsvc.config import Settings
 from marketsvc.db.engine import close_database, get_sessionmaker, open_database
 from marketsvc.db.schema import init_db
 from marketsvc.schemas import (
     MAX_ID,
+    CountText,
     CustomerOut,
+    IdText,
     ItemIn,
     ItemOut,
     NewOrderIn,
@@ -46,12 +50,14 @@ from marketsvc.schemas import (
     StatsOut,
 )
 from marketsvc.streaming import StreamedJSON, start_stream
+from marketsvc.strict_json import StrictJSONRoute
 
-IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdPath = Annotated[IdText, Path(ge=1, le=MAX_ID)]
 MAX_BODY_BYTES = 1_000_000
 
 # Routes live on a router, so that create_app can build fresh apps (tests).
-router = APIRouter()
+# StrictJSONRoute: every JSON body is parsed strictly (see strict_json.py).
+router = APIRouter(route_class=StrictJSONRoute)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -87,10 +93,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Marketplace",
         summary="The marketsvc service of the SQLAlchemy + FastAPI workshop.",
         lifespan=lifespan,
-        # No request of this API needs more; a larger body is refused (413)
-        # before anyone parses it, instead of stalling the event loop.
-        max_body_size=MAX_BODY_BYTES,
     )
+    # No request of this API needs more; a larger body is refused (413)
+    # before anyone parses it, instead of stalling the event loop.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
     app.include_router(router)
     add_error_handlers(app)
     return app
@@ -271,9 +277,11 @@ async def query(request: Request, authorization: Annotated[str | None, Header()]
 )
 async def order_events(
     request: Request,
-    customer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    after: Annotated[int, Query(ge=0, le=MAX_ID, description="Send orders with id > after")] = 0,
-    limit: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
+    customer_id: Annotated[IdText | None, Query(ge=1, le=MAX_ID)] = None,
+    after: Annotated[
+        CountText, Query(ge=0, le=MAX_ID, description="Send orders with id > after")
+    ] = 0,
+    limit: Annotated[IdText | None, Query(ge=1, le=1_000_000)] = None,
     follow: Annotated[bool, Query(description="Wait for new orders once caught up")] = False,
     last_event_id: Annotated[str | None, Header()] = None,
 ):
@@ -342,7 +350,9 @@ class SafeJSONResponse(JSONResponse):
 def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return SafeJSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
+        # Decimal inputs are echoed as the text they came as, not as a float.
+        errors = jsonable_encoder(exc.errors(), custom_encoder={Decimal: str})
+        return SafeJSONResponse({"detail": errors}, status_code=422)
 
     @app.exception_handler(db_accessor.NotFound)
     async def not_found(_request: Request, exc: db_accessor.NotFound) -> JSONResponse:
