@@ -35,14 +35,20 @@ Quantity = Annotated[int, Field(strict=True, ge=1, le=MAX_QUANTITY)]
 # Ids in a path or a query string are text: only plain ASCII digits are an
 # id there. int() alone would read "1_0" as 10, "+1", "01" and " 1" as 1, and
 # Arabic-Indic digits as numbers too.
-POSITIVE_DIGITS = re.compile(r"[1-9][0-9]{0,9}")
-DIGITS = re.compile(r"0|[1-9][0-9]{0,9}")
+POSITIVE_DIGITS = re.compile(r"[1-9][0-9]*")
+DIGITS = re.compile(r"0|[1-9][0-9]*")
 
 
 def _digits_only(pattern: re.Pattern, what: str):
     def check(value: object) -> object:
-        if isinstance(value, str) and not pattern.fullmatch(value):
-            raise ValueError(f"must be {what} written in plain digits 0-9, without sign or spaces")
+        if not isinstance(value, str):
+            return value
+        if not pattern.fullmatch(value):
+            raise ValueError(
+                f"must be {what} in plain digits 0-9, without sign, spaces or leading zeros"
+            )
+        if len(value) > 12:  # no id has that many digits; spare int() the work
+            raise ValueError(f"{value[:12]}... is far too large")
         return value
 
     return BeforeValidator(check)

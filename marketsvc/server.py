@@ -28,7 +28,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from marketsvc import db_accessor, events, lifecycle, research
+from marketsvc import db_accessor, events, idempotency, lifecycle, research
 from marketsvc.body_limit import BodyLimitMiddleware
 from marketsvc.config import Settings
 from marketsvc.db.engine import close_database, get_sessionmaker, open_database
@@ -192,10 +192,27 @@ async def orders_between_dates(before: str, after: str):
     status_code=status.HTTP_201_CREATED,
     responses={404: {"description": "Unknown customer or item"}},
 )
-async def add_new_order(body: Annotated[NewOrderIn, Body()]) -> NewOrderOut:
-    """Store an order and all its items in one transaction."""
+async def add_new_order(
+    body: Annotated[NewOrderIn, Body()],
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            pattern=idempotency.KEY_PATTERN,
+            description="Any 1 to 255 printable ASCII characters, such as a UUID. "
+            "Sent again with the same body, the answer is the order stored the "
+            "first time, and nothing new is stored. Keys are kept for 24 hours.",
+        ),
+    ] = None,
+) -> NewOrderOut:
+    """Store an order and all its items in one transaction.
+
+    A client that did not get the answer can safely send the same request
+    again with the same `Idempotency-Key`. The same key with a different
+    order is a 422.
+    """
     lines = [(line.id, line.quantity) for line in body.items]
-    order_id = await db_accessor.add_new_order(body.customer_id, lines)
+    order_id = await db_accessor.add_new_order(body.customer_id, lines, idempotency_key)
     return NewOrderOut(order_id=order_id)
 
 
@@ -357,6 +374,10 @@ def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(db_accessor.NotFound)
     async def not_found(_request: Request, exc: db_accessor.NotFound) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(idempotency.KeyReused)
+    async def key_reused(_request: Request, exc: idempotency.KeyReused) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
 
     @app.exception_handler(db_accessor.Conflict)
     async def conflict(_request: Request, exc: db_accessor.Conflict) -> JSONResponse:

@@ -97,3 +97,17 @@ class OrderItem(Base):
 
     order: Mapped[Order] = relationship(back_populates="items")
     item: Mapped[Item] = relationship()
+
+
+class IdempotencyKey(Base):
+    """The Idempotency-Key of an order request, and the order it stored.
+
+    No foreign key to orders, on purpose: see marketdb.sql.
+    """
+
+    __tablename__ = "idempotency_key"
+
+    client_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    order_id: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
