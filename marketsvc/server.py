@@ -367,8 +367,9 @@ class SafeJSONResponse(JSONResponse):
 def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        # Decimal inputs are echoed as the text they came as, not as a float.
-        errors = jsonable_encoder(exc.errors(), custom_encoder={Decimal: str})
+        # Decimal inputs are echoed as the text they came as, not as a float,
+        # and a validator's error as its message.
+        errors = jsonable_encoder(exc.errors(), custom_encoder={Decimal: str, Exception: str})
         return SafeJSONResponse({"detail": errors}, status_code=422)
 
     @app.exception_handler(db_accessor.NotFound)
