@@ -187,14 +187,9 @@ async def orders_between_dates(before: str, after: str):
     return StreamedJSON(stream)
 
 
-@router.post(
-    "/api/add_new_order",
-    status_code=status.HTTP_201_CREATED,
-    responses={404: {"description": "Unknown customer or item"}},
-)
-async def add_new_order(
-    body: Annotated[NewOrderIn, Body()],
-    idempotency_key: Annotated[
+def idempotency_key(
+    request: Request,
+    key: Annotated[
         str | None,
         Header(
             alias="Idempotency-Key",
@@ -204,6 +199,21 @@ async def add_new_order(
             "first time, and nothing new is stored. Keys are kept for 24 hours.",
         ),
     ] = None,
+) -> str | None:
+    """The request's Idempotency-Key: one at most, since two would be ambiguous."""
+    if len(request.headers.getlist("Idempotency-Key")) > 1:
+        raise HTTPException(422, "send one Idempotency-Key header, not several")
+    return key
+
+
+@router.post(
+    "/api/add_new_order",
+    status_code=status.HTTP_201_CREATED,
+    responses={404: {"description": "Unknown customer or item"}},
+)
+async def add_new_order(
+    body: Annotated[NewOrderIn, Body()],
+    key: Annotated[str | None, Depends(idempotency_key)],
 ) -> NewOrderOut:
     """Store an order and all its items in one transaction.
 
@@ -212,7 +222,7 @@ async def add_new_order(
     order is a 422.
     """
     lines = [(line.id, line.quantity) for line in body.items]
-    order_id = await db_accessor.add_new_order(body.customer_id, lines, idempotency_key)
+    order_id = await db_accessor.add_new_order(body.customer_id, lines, key)
     return NewOrderOut(order_id=order_id)
 
 

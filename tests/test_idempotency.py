@@ -104,6 +104,15 @@ def test_malformed_keys_are_422_and_write_nothing(client, snapshot, key):
     assert snapshot() == before
 
 
+def test_two_keys_in_one_request_are_422(client, snapshot):
+    before = snapshot()
+    headers = [("Idempotency-Key", "one"), ("Idempotency-Key", "two")]
+    response = client.post("/api/add_new_order", json=ORDER, headers=headers)
+    assert response.status_code == 422
+    assert response.json() == {"detail": "send one Idempotency-Key header, not several"}
+    assert snapshot() == before
+
+
 @pytest.mark.parametrize("key", ["k", "x" * 255, "a b ~!@#$%^&*()_+{}|:<>?", str(uuid.uuid4())])
 def test_any_printable_ascii_key_up_to_255_characters_works(client, key):
     first = post(client, ORDER, key)
