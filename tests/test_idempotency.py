@@ -228,3 +228,58 @@ def test_concurrent_requests_with_one_key_and_two_orders_store_one(two_servers, 
         else:
             assert response.status_code == 422, response.text
             assert "different order" in response.json()["detail"]
+
+
+async def _burst_then_kill(server: LiveServer, count: int) -> dict[str, int]:
+    """Send `count` keyed orders at once; SIGKILL the server once a quarter are answered."""
+    answered: dict[str, int] = {}
+    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=50)) as client:
+
+        async def order(n: int) -> None:
+            body = {"customer_id": 1 + n % 3, "items": [{"id": 1 + n % 4, "quantity": 1}]}
+            response = await client.post(
+                server.url + "/api/add_new_order", json=body, headers={"Idempotency-Key": f"k{n}"}
+            )
+            answered[f"k{n}"] = response.json()["order_id"]
+            if len(answered) == count // 4:
+                server.process.kill()
+
+        await asyncio.gather(*(order(n) for n in range(count)), return_exceptions=True)
+    return answered
+
+
+def test_after_a_crash_mid_burst_every_order_can_be_retried_safely(database_url, snapshot):
+    count = 200
+    server = LiveServer(database_url).start()
+    try:
+        answered = asyncio.run(_burst_then_kill(server, count))
+    finally:
+        server.stop()
+    assert count // 4 <= len(answered) < count  # some answers were lost
+
+    server = LiveServer(database_url).start()
+    try:
+        retried = asyncio.run(_send_each_once_more(server.url, count))
+    finally:
+        server.stop()
+
+    assert all(retried[key] == order_id for key, order_id in answered.items())
+    rows = snapshot()
+    new_orders = sorted(row[0] for row in rows["orders"] if row[0] > 3)
+    assert new_orders == sorted(retried.values())  # one order per key, no more
+    assert len(new_orders) == count
+    assert {row[0]: row[2] for row in rows["idempotency_key"]} == retried
+
+
+async def _send_each_once_more(url: str, count: int) -> dict[str, int]:
+    async with httpx.AsyncClient(timeout=30) as client:
+
+        async def order(n: int) -> tuple[str, int]:
+            body = {"customer_id": 1 + n % 3, "items": [{"id": 1 + n % 4, "quantity": 1}]}
+            response = await client.post(
+                url + "/api/add_new_order", json=body, headers={"Idempotency-Key": f"k{n}"}
+            )
+            assert response.status_code == 201, response.text
+            return f"k{n}", response.json()["order_id"]
+
+        return dict(await asyncio.gather(*(order(n) for n in range(count))))
