@@ -304,6 +304,7 @@ async def add_new_order(
 async def _store_order(
     customer_id: int, items: list[tuple[int, int]], key: str | None, request_hash: str
 ) -> int:
+    """The transaction of add_new_order: the key, the checks, then the writes."""
     item_ids = [item_id for item_id, _ in items]
     now = datetime.now(UTC).replace(tzinfo=None)
     async with write_transaction() as conn:
