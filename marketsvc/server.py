@@ -374,12 +374,28 @@ class SafeJSONResponse(JSONResponse):
         return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode()
 
 
+ECHOED_TEXT_CHARS = 200
+
+
+def echo_only_small_inputs(error: dict) -> dict:
+    """A validation error without a large input: an array or object is left
+    out, a long string cut short. Echoing a megabyte body back in full would
+    cost the service more than it cost the client to send it."""
+    value = error.get("input")
+    if isinstance(value, (list, dict)):
+        return {key: item for key, item in error.items() if key != "input"}
+    if isinstance(value, str) and len(value) > ECHOED_TEXT_CHARS:
+        return {**error, "input": value[:ECHOED_TEXT_CHARS] + "..."}
+    return error
+
+
 def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         # Decimal inputs are echoed as the text they came as, not as a float,
         # and a validator's error as its message.
-        errors = jsonable_encoder(exc.errors(), custom_encoder={Decimal: str, Exception: str})
+        errors = [echo_only_small_inputs(error) for error in exc.errors()]
+        errors = jsonable_encoder(errors, custom_encoder={Decimal: str, Exception: str})
         return SafeJSONResponse({"detail": errors}, status_code=422)
 
     @app.exception_handler(db_accessor.NotFound)

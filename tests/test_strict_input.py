@@ -227,6 +227,7 @@ def test_deep_nesting_is_422_on_the_research_route(research_client):
         b'{"orders": [1], "x": "\xff"}',
         b'{"orders": [1], "x": "\xed\xa0\x80"}',  # an encoded surrogate
         b'{"orders": [1], "orders": NaN}',
+        b'{"orders": [1], "orders": [2]}',  # which one? refused rather than guessed
     ],
 )
 def test_bodies_that_are_not_strict_utf8_json_are_422(client, raw):
