@@ -255,3 +255,21 @@ def test_a_chunked_body_over_the_limit_is_a_json_413(client, snapshot):
     response = client.post("/api/add_new_order", content=chunks(), headers=JSON)
     assert_json_error(response, 413)
     assert snapshot() == before
+
+
+def test_brackets_inside_strings_are_not_nesting(client):
+    name = '[{"' + "[" * 40 + '\\"' + "{" * 40  # 85 characters, no nesting
+    response = client.post("/api/items", json={"name": name, "price": 1})
+    assert response.status_code == 201, response.text
+    assert response.json()["name"] == name
+
+
+def test_a_large_invalid_body_is_not_echoed_back(client):
+    body = b"[" + b",".join([b"[]"] * 300_000) + b"]"  # valid JSON, 900 kB, not an order
+    response = client.post("/api/add_new_order", content=body, headers=JSON)
+    assert_json_error(response)
+    assert len(response.content) < 1000
+    long_name = {"name": "x" * 100_000, "price": 1}
+    response = client.post("/api/items", json=long_name)
+    assert_json_error(response)
+    assert len(response.content) < 1000
