@@ -384,6 +384,9 @@ def echo_only_small_inputs(error: dict) -> dict:
     value = error.get("input")
     if isinstance(value, (list, dict)):
         return {key: item for key, item in error.items() if key != "input"}
+    if isinstance(value, bytes):  # a body that was not sent as JSON
+        value = value.decode("utf-8", "replace")
+        error = {**error, "input": value}
     if isinstance(value, str) and len(value) > ECHOED_TEXT_CHARS:
         return {**error, "input": value[:ECHOED_TEXT_CHARS] + "..."}
     return error

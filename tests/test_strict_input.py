@@ -269,7 +269,19 @@ def test_a_large_invalid_body_is_not_echoed_back(client):
     response = client.post("/api/add_new_order", content=body, headers=JSON)
     assert_json_error(response)
     assert len(response.content) < 1000
+    not_json = {"Content-Type": "text/plain"}
+    response = client.post("/api/add_new_order", content=b"a" * 900_000, headers=not_json)
+    assert_json_error(response)
+    assert len(response.content) < 1000
     long_name = {"name": "x" * 100_000, "price": 1}
     response = client.post("/api/items", json=long_name)
     assert_json_error(response)
     assert len(response.content) < 1000
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/octet-stream", None])
+@pytest.mark.parametrize(("method", "path"), JSON_ROUTES)
+def test_a_body_not_sent_as_json_is_422_even_when_not_utf8(client, method, path, content_type):
+    headers = {"Content-Type": content_type} if content_type else {}
+    for body in [b"\xff\xfe\x00", b'{"orders": [1]}']:
+        assert_json_error(client.request(method, path, content=body, headers=headers))
