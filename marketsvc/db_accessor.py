@@ -19,10 +19,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import selectinload
 
+from marketsvc import idempotency
 from marketsvc.db.engine import (
     get_engine,
     get_sessionmaker,
     single_statement,
+    write_session,
     write_transaction,
 )
 from marketsvc.db.models import Address, Customer, Item, Order, OrderItem
@@ -272,14 +274,46 @@ async def get_orders_total(order_ids: list[int]) -> list[dict[str, Any]]:
 # --- writing an order --------------------------------------------------------
 
 
-async def add_new_order(customer_id: int, items: list[tuple[int, int]]) -> int:
+async def add_new_order(
+    customer_id: int, items: list[tuple[int, int]], idempotency_key: str | None = None
+) -> int:
     """Insert an order and its (item_id, quantity) lines in one transaction.
 
     Everything is checked inside the transaction that writes, so either the
-    whole order is stored or nothing is. Returns the new order's id.
+    whole order is stored or nothing is. Returns the new order's id; with an
+    idempotency key already used for the same order, the id of that order
+    (idempotency.KeyReused if it was used for another one).
     """
+    request_hash = idempotency.fingerprint(customer_id, items)
+    try:
+        return await _store_order(customer_id, items, idempotency_key, request_hash)
+    except IntegrityError:
+        # PostgreSQL: a request with the same key committed its order while
+        # this one was writing, so this key's INSERT failed and the whole
+        # transaction was rolled back. The first order stands. (SQLite's
+        # writers take turns, so the second one finds the key instead.)
+        if idempotency_key is None:
+            raise
+        async with single_statement(get_engine()).connect() as conn:
+            earlier = await idempotency.order_of(conn, idempotency_key, request_hash)
+        if earlier is None:
+            raise
+        return earlier
+
+
+async def _store_order(
+    customer_id: int, items: list[tuple[int, int]], key: str | None, request_hash: str
+) -> int:
+    """The transaction of add_new_order: the key, the checks, then the writes."""
     item_ids = [item_id for item_id, _ in items]
+    now = datetime.now(UTC).replace(tzinfo=None)
     async with write_transaction() as conn:
+        if key is not None:
+            await idempotency.forget_expired(conn, now)
+            earlier = await idempotency.order_of(conn, key, request_hash)
+            if earlier is not None:
+                return earlier  # a retry: nothing new is written
+
         customer = await conn.scalar(select(Customer.id).where(Customer.id == customer_id))
         if customer is None:
             raise NotFound(f"customer {customer_id} does not exist")
@@ -288,7 +322,6 @@ async def add_new_order(customer_id: int, items: list[tuple[int, int]]) -> int:
         if missing:
             raise NotFound(f"unknown item ids: {missing}")
 
-        now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
         new_order = Order.__table__.insert().returning(Order.id)
         row = await execute_insert_query(
             new_order, {"customer_id": customer_id, "order_time": now}, conn=conn
@@ -299,6 +332,8 @@ async def add_new_order(customer_id: int, items: list[tuple[int, int]]) -> int:
             for item_id, quantity in items
         ]
         await execute_insert_query(OrderItem.__table__.insert(), lines, conn=conn)
+        if key is not None:
+            await idempotency.remember(conn, key, request_hash, order_id, now)
     return order_id
 
 
@@ -414,14 +449,14 @@ async def create_item(
     """Insert an item; Conflict when the name is taken.
 
     The database's UNIQUE constraint is the judge (a check-then-insert would
-    race with a concurrent request). After the IntegrityError the session is
-    rolled back, so the caller can go on using it.
+    race with a concurrent request). write_session queues the write behind
+    the service's other writers and rolls the session back after the
+    IntegrityError, so the caller can go on using it.
     """
     item = Item(name=name, price=price, description=description)
-    session.add(item)
     try:
-        await session.commit()
+        async with write_session(session):
+            session.add(item)
     except IntegrityError:
-        await session.rollback()
         raise Conflict(f"an item named {name!r} already exists") from None
     return item

@@ -1,5 +1,11 @@
-"""Request and response bodies: what the HTTP API accepts and returns."""
+"""Request and response bodies: what the HTTP API accepts and returns.
 
+Bodies arrive parsed by marketsvc.strict_json: JSON numbers are ints or
+exact Decimals, JSON strings are str. So "is this a JSON number" is a
+question about the Python type, asked before pydantic converts anything.
+"""
+
+import re
 from collections import Counter
 from datetime import datetime
 from decimal import Decimal
@@ -8,6 +14,7 @@ from typing import Annotated
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -25,10 +32,46 @@ MAX_IDS_PER_REQUEST = 1000
 Id = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
 Quantity = Annotated[int, Field(strict=True, ge=1, le=MAX_QUANTITY)]
 
+# Ids in a path or a query string are text: only plain ASCII digits are an
+# id there. int() alone would read "1_0" as 10, "+1", "01" and " 1" as 1, and
+# Arabic-Indic digits as numbers too.
+POSITIVE_DIGITS = re.compile(r"[1-9][0-9]*")
+DIGITS = re.compile(r"0|[1-9][0-9]*")
+
+
+def _digits_only(pattern: re.Pattern, what: str):
+    def check(value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        if not pattern.fullmatch(value):
+            raise ValueError(
+                f"must be {what} in plain digits 0-9, without sign, spaces or leading zeros"
+            )
+        if len(value) > 12:  # no id has that many digits; spare int() the work
+            raise ValueError(f"{value[:12]}... is far too large")
+        return value
+
+    return BeforeValidator(check)
+
+
+# For path and query parameters, which arrive as text; server.py adds the
+# bounds with Path(...) and Query(...).
+IdText = Annotated[int, _digits_only(POSITIVE_DIGITS, "a whole number from 1")]
+CountText = Annotated[int, _digits_only(DIGITS, "a whole number from 0")]
+
+
+def json_number(value: object) -> object:
+    """Let only a JSON number through: not a string, not true/false, not null."""
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+        raise ValueError("must be a JSON number, such as 3.2")
+    return value
+
+
 # Money is an exact Decimal inside the service and a JSON number outside
 # (25.5, not "25.50"). The float is made only at the very end, from a value
 # already exact to the cent, so 3 x 0.10 is shown as 0.3.
 Money = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+CENT = Decimal("0.01")
 
 
 class Strict(BaseModel):
@@ -119,11 +162,13 @@ Name = Annotated[
 
 class ItemIn(Strict):
     name: Name
-    # NUMERIC(10,2): at most 8 digits before the point and 2 after.
+    # NUMERIC(10,2): at most 8 digits before the point and 2 after, checked
+    # on the exact Decimal of the JSON text (1e-400 has 400 places: refused).
     price: Annotated[
         Decimal,
+        BeforeValidator(json_number),
         Field(ge=0, max_digits=10, decimal_places=2, allow_inf_nan=False),
-        AfterValidator(lambda price: abs(price)),  # -0.0 is 0
+        AfterValidator(lambda price: abs(price).quantize(CENT)),  # -0.0 is 0.00
     ]
     description: (
         Annotated[str, StringConstraints(max_length=500), AfterValidator(storable)] | None

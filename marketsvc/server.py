@@ -5,6 +5,7 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, time
+from decimal import Decimal
 from typing import Annotated
 
 from fastapi import (
@@ -27,13 +28,16 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from marketsvc import db_accessor, events, lifecycle, research
+from marketsvc import db_accessor, events, idempotency, lifecycle, research
+from marketsvc.body_limit import BodyLimitMiddleware
 from marketsvc.config import Settings
 from marketsvc.db.engine import close_database, get_sessionmaker, open_database
 from marketsvc.db.startup import prepare_database
 from marketsvc.schemas import (
     MAX_ID,
+    CountText,
     CustomerOut,
+    IdText,
     ItemIn,
     ItemOut,
     NewOrderIn,
@@ -46,12 +50,14 @@ from marketsvc.schemas import (
     StatsOut,
 )
 from marketsvc.streaming import StreamedJSON, start_stream
+from marketsvc.strict_json import StrictJSONRoute
 
-IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdPath = Annotated[IdText, Path(ge=1, le=MAX_ID)]
 MAX_BODY_BYTES = 1_000_000
 
 # Routes live on a router, so that create_app can build fresh apps (tests).
-router = APIRouter()
+# StrictJSONRoute: every JSON body is parsed strictly (see strict_json.py).
+router = APIRouter(route_class=StrictJSONRoute)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -84,10 +90,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Marketplace",
         summary="The marketsvc service of the SQLAlchemy + FastAPI workshop.",
         lifespan=lifespan,
-        # No request of this API needs more; a larger body is refused (413)
-        # before anyone parses it, instead of stalling the event loop.
-        max_body_size=MAX_BODY_BYTES,
     )
+    # No request of this API needs more; a larger body is refused (413)
+    # before anyone parses it, instead of stalling the event loop.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
     app.include_router(router)
     add_error_handlers(app)
     return app
@@ -178,15 +184,42 @@ async def orders_between_dates(before: str, after: str):
     return StreamedJSON(stream)
 
 
+def idempotency_key(
+    request: Request,
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            pattern=idempotency.KEY_PATTERN,
+            description="Any 1 to 255 printable ASCII characters, such as a UUID. "
+            "Sent again with the same body, the answer is the order stored the "
+            "first time, and nothing new is stored. Keys are kept for 24 hours.",
+        ),
+    ] = None,
+) -> str | None:
+    """The request's Idempotency-Key: one at most, since two would be ambiguous."""
+    if len(request.headers.getlist("Idempotency-Key")) > 1:
+        raise HTTPException(422, "send one Idempotency-Key header, not several")
+    return key
+
+
 @router.post(
     "/api/add_new_order",
     status_code=status.HTTP_201_CREATED,
     responses={404: {"description": "Unknown customer or item"}},
 )
-async def add_new_order(body: Annotated[NewOrderIn, Body()]) -> NewOrderOut:
-    """Store an order and all its items in one transaction."""
+async def add_new_order(
+    body: Annotated[NewOrderIn, Body()],
+    key: Annotated[str | None, Depends(idempotency_key)],
+) -> NewOrderOut:
+    """Store an order and all its items in one transaction.
+
+    A client that did not get the answer can safely send the same request
+    again with the same `Idempotency-Key`. The same key with a different
+    order is a 422.
+    """
     lines = [(line.id, line.quantity) for line in body.items]
-    order_id = await db_accessor.add_new_order(body.customer_id, lines)
+    order_id = await db_accessor.add_new_order(body.customer_id, lines, key)
     return NewOrderOut(order_id=order_id)
 
 
@@ -277,9 +310,11 @@ async def query(request: Request, authorization: Annotated[str | None, Header()]
 )
 async def order_events(
     request: Request,
-    customer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    after: Annotated[int, Query(ge=0, le=MAX_ID, description="Send orders with id > after")] = 0,
-    limit: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
+    customer_id: Annotated[IdText | None, Query(ge=1, le=MAX_ID)] = None,
+    after: Annotated[
+        CountText, Query(ge=0, le=MAX_ID, description="Send orders with id > after")
+    ] = 0,
+    limit: Annotated[IdText | None, Query(ge=1, le=1_000_000)] = None,
     follow: Annotated[bool, Query(description="Wait for new orders once caught up")] = False,
     last_event_id: Annotated[str | None, Header()] = None,
 ):
@@ -345,14 +380,40 @@ class SafeJSONResponse(JSONResponse):
         return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode()
 
 
+ECHOED_TEXT_CHARS = 200
+
+
+def echo_only_small_inputs(error: dict) -> dict:
+    """A validation error without a large input: an array or object is left
+    out, a long string cut short. Echoing a megabyte body back in full would
+    cost the service more than it cost the client to send it."""
+    value = error.get("input")
+    if isinstance(value, (list, dict)):
+        return {key: item for key, item in error.items() if key != "input"}
+    if isinstance(value, bytes):  # a body that was not sent as JSON
+        value = value.decode("utf-8", "replace")
+        error = {**error, "input": value}
+    if isinstance(value, str) and len(value) > ECHOED_TEXT_CHARS:
+        return {**error, "input": value[:ECHOED_TEXT_CHARS] + "..."}
+    return error
+
+
 def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return SafeJSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
+        # Decimal inputs are echoed as the text they came as, not as a float,
+        # and a validator's error as its message.
+        errors = [echo_only_small_inputs(error) for error in exc.errors()]
+        errors = jsonable_encoder(errors, custom_encoder={Decimal: str, Exception: str})
+        return SafeJSONResponse({"detail": errors}, status_code=422)
 
     @app.exception_handler(db_accessor.NotFound)
     async def not_found(_request: Request, exc: db_accessor.NotFound) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(idempotency.KeyReused)
+    async def key_reused(_request: Request, exc: idempotency.KeyReused) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
 
     @app.exception_handler(db_accessor.Conflict)
     async def conflict(_request: Request, exc: db_accessor.Conflict) -> JSONResponse:

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.common import free_port, stop_process
 from marketsvc.config import REPO_ROOT, Settings
-from marketsvc.db.schema import TABLES
+from marketsvc.db.schema import ALL_TABLES
 from marketsvc.research import research_login_name
 from marketsvc.server import create_app
 
@@ -90,7 +90,7 @@ async def _snapshot(url: str) -> dict[str, list[tuple]]:
         async with engine.connect() as conn:
             return {
                 table: [tuple(row) for row in await conn.execute(text(f"SELECT * FROM {table}"))]
-                for table in TABLES
+                for table in ALL_TABLES
             }
     finally:
         await engine.dispose()

@@ -20,7 +20,8 @@ def test_unknown_things_are_404_with_what_is_missing(client, path, status, detai
 
 
 @pytest.mark.parametrize(
-    "bad_id", ["abc", "1.5", "0", "-1", str(HUGE), "2147483648", "1%20OR%201=1", "1;DROP"]
+    "bad_id",
+    ["abc", "1.5", "0", "-1", str(HUGE), "2147483648", "1%20OR%201=1", "1;DROP", "1_0", "+1", "01"],
 )
 @pytest.mark.parametrize("route", ["/api/orders/{}", "/api/order_total/{}"])
 def test_bad_ids_in_the_path_are_422(client, route, bad_id):
@@ -197,3 +198,4 @@ def test_a_body_over_a_megabyte_is_refused_before_parsing(client):
         "/api/orders_total", content=body, headers={"Content-Type": "application/json"}
     )
     assert response.status_code == 413
+    assert response.json() == {"detail": "the request body is larger than 1000000 bytes"}

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from marketsvc.db.engine import close_database, create_engine, open_database
 from marketsvc.db.models import Base
-from marketsvc.db.schema import init_db
+from marketsvc.db.schema import TABLES, init_db
 
 
 async def _reflect(url: str) -> dict:
@@ -98,3 +98,76 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(database_url):
             await close_database()
 
     assert asyncio.run(pragmas()) == ("wal", 30000, 1)
+
+
+async def _drop_key_table_then_start(url: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        await init_db(engine)
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP TABLE idempotency_key"))
+        assert await init_db(engine) is False  # the data stays
+        async with engine.connect() as conn:
+            names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+            orders = await conn.scalar(text("SELECT count(*) FROM orders"))
+            assert orders == 3
+            return names
+    finally:
+        await engine.dispose()
+
+
+def test_a_database_made_before_idempotency_keys_gets_their_table(database_url):
+    assert asyncio.run(_drop_key_table_then_start(database_url)) == set(Base.metadata.tables)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_earlier_steps_raw_sqlite3_reset_still_works(database_url):
+    """Steps 1 to 4 load marketdb.sql with sqlite3 and reset by dropping their five tables."""
+    import sqlite3
+
+    from marketsvc.db.schema import SCHEMA_FILE
+
+    path = database_url.split(":///", 1)[1]
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.executescript(SCHEMA_FILE.read_text())
+        conn.execute("INSERT INTO idempotency_key VALUES ('k', 'hash', 1, '2024-03-01 09:30:00')")
+        conn.commit()
+        for table in ["order_items", "orders", "customer", "address", "item"]:
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+        conn.executescript(SCHEMA_FILE.read_text())
+        names = {
+            row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        keys = conn.execute("SELECT count(*) FROM idempotency_key").fetchone()[0]
+    finally:
+        conn.close()
+    assert names == set(TABLES) | {"idempotency_key"}
+    assert keys == 0  # keys of orders that the reset dropped are gone
+
+
+async def _reset_as_earlier_steps_do(url: str) -> tuple[set[str], int]:
+    engine = create_engine(url)
+    try:
+        await init_db(engine)
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("INSERT INTO idempotency_key VALUES ('k', 'h', 1, '2024-03-01 09:30:00')")
+            )
+            # Steps 6 to 10-base know five models: their reset drops those.
+            five = [Base.metadata.tables[name] for name in TABLES]
+            await conn.run_sync(lambda c: Base.metadata.drop_all(c, tables=five))
+        assert await init_db(engine) is True  # loads marketdb.sql again
+        async with engine.connect() as conn:
+            names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+            keys = await conn.scalar(text("SELECT count(*) FROM idempotency_key"))
+            return names, keys
+    finally:
+        await engine.dispose()
+
+
+def test_a_reset_that_drops_only_the_five_tables_still_loads(database_url):
+    names, keys = asyncio.run(_reset_as_earlier_steps_do(database_url))
+    assert names == set(Base.metadata.tables)
+    assert keys == 0  # keys of orders that the reset dropped are gone

@@ -6,6 +6,7 @@ functions lets tests point the service at a temporary database.
 """
 
 import asyncio
+import contextlib
 import functools
 import uuid
 from collections.abc import AsyncIterator
@@ -152,6 +153,29 @@ async def write_transaction(engine: AsyncEngine | None = None) -> AsyncIterator[
         return
     async with _write_lock, writer(engine).begin() as conn:
         yield conn
+
+
+@asynccontextmanager
+async def write_session(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """write_transaction for an ORM session: the same writers' queue.
+
+    The session's next transaction takes its turn like any other writer
+    (and BEGIN IMMEDIATE on SQLite), is committed at the end and rolled back
+    on error, after which the session can be used again. It must start here:
+    a transaction the session already began with a read could not take the
+    write lock up front.
+    """
+    if session.in_transaction():
+        raise RuntimeError("write_session() needs a session with no transaction in progress")
+    lock = _write_lock if is_sqlite(get_engine()) else contextlib.nullcontext()
+    async with lock:
+        await session.connection(execution_options={"sqlite_write": True})
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
 
 
 def open_database(url: str, **engine_options) -> AsyncEngine:

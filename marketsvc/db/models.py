@@ -4,7 +4,7 @@ marketdb.sql stays the readable source of the schema; tests/test_schema.py
 checks that these models and the tables it creates agree.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Numeric, String
@@ -17,15 +17,30 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 # of the scale, so Python always sees an exact Decimal to the cent.
 Money = Numeric(10, 2)
 
-# SQLite has no timestamp type: it stores text. Store whole seconds in the
-# same shape as the sample data ("2024-03-01 09:30:00"), so that text
-# comparisons in WHERE clauses order correctly. Times are UTC.
-Timestamp = DateTime().with_variant(
-    sqlite.DATETIME(
-        storage_format="%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d"
-    ),
-    "sqlite",
-)
+
+class SQLiteTimestamp(sqlite.DATETIME):
+    """A UTC time on SQLite, which stores it as text.
+
+    The text has the shape of the sample data ("2024-03-01 09:30:00"), with
+    the fraction of a second appended only when there is one
+    ("2024-03-01 09:30:00.900000"). So fractions are kept, and text
+    comparisons in WHERE clauses still order correctly: a whole second is a
+    prefix of the same second with a fraction, and sorts before it.
+    """
+
+    def bind_processor(self, dialect):
+        def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            if value.tzinfo is not None:
+                value = value.astimezone(UTC).replace(tzinfo=None)
+            return value.isoformat(sep=" ")
+
+        return process
+
+
+# Times are UTC without a time zone, to the microsecond on every engine.
+Timestamp = DateTime().with_variant(SQLiteTimestamp(), "sqlite")
 
 
 class Base(AsyncAttrs, DeclarativeBase):
@@ -82,3 +97,17 @@ class OrderItem(Base):
 
     order: Mapped[Order] = relationship(back_populates="items")
     item: Mapped[Item] = relationship()
+
+
+class IdempotencyKey(Base):
+    """The Idempotency-Key of an order request, and the order it stored.
+
+    No foreign key to orders, on purpose: see marketdb.sql.
+    """
+
+    __tablename__ = "idempotency_key"
+
+    client_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    order_id: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(Timestamp, index=True)

@@ -8,10 +8,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from marketsvc.config import REPO_ROOT
 from marketsvc.db.engine import write_transaction
-from marketsvc.db.models import Base
+from marketsvc.db.models import Base, IdempotencyKey
 
 SCHEMA_FILE: Path = REPO_ROOT / "marketdb.sql"
-TABLES = [table.name for table in Base.metadata.sorted_tables]
+# Every table that marketdb.sql creates.
+ALL_TABLES = [table.name for table in Base.metadata.sorted_tables]
+# The marketplace's data, which research queries may read; the idempotency
+# keys are the service's own records.
+TABLES = [name for name in ALL_TABLES if name != IdempotencyKey.__tablename__]
 # Tables whose ids the database hands out for new rows.
 TABLES_WITH_GENERATED_IDS = ["item", "address", "customer", "orders"]
 
@@ -49,7 +53,7 @@ async def take_startup_lock(conn: AsyncConnection) -> None:
 
 async def existing_tables(conn: AsyncConnection) -> set[str]:
     names = await conn.run_sync(lambda sync_conn: inspect(sync_conn).get_table_names())
-    return set(names) & set(TABLES)
+    return set(names) & set(ALL_TABLES)
 
 
 async def sync_id_sequences(conn: AsyncConnection) -> None:
@@ -96,10 +100,14 @@ async def init_db(engine: AsyncEngine, *, reset: bool = False) -> bool:
         if reset and present:
             await conn.run_sync(Base.metadata.drop_all)
             present = set()
-        if present == set(TABLES):
+        if present == set(ALL_TABLES):
             return False
-        if present:
-            missing = ", ".join(sorted(set(TABLES) - present))
+        if present == set(TABLES):
+            # A database made before the service kept idempotency keys.
+            await conn.run_sync(IdempotencyKey.__table__.create)
+            return False
+        if present & set(TABLES):
+            missing = ", ".join(sorted(set(ALL_TABLES) - present))
             raise SchemaError(
                 f"the database has only part of the schema (missing: {missing}); "
                 "reset it with ./run.sh reset"
