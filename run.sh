@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Every command an attendee needs. Run ./run.sh with no argument for the list.
-# The first command that needs Python creates .venv and installs what the
-# requirements files name; later runs reinstall only when those files change.
+# The first command that needs Python creates .venv and installs the locked
+# versions into it: `run` only what serving needs (requirements.lock), test,
+# check, bench and docs the tools too (requirements-dev.lock). Later runs
+# install again only when a lock file changes.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 VENV=.venv
 PY=$VENV/bin/python
 BASE_URL="http://${MARKETSVC_HOST:-127.0.0.1}:${MARKETSVC_PORT:-9090}"
+# uv installs the locks in about a second. It comes from PyPI through pip
+# into .venv/.uv, unless one is on PATH; without it, pip installs them.
+UV_VERSION=0.13.9
 
 find_python() {
   local candidate
@@ -22,21 +27,69 @@ find_python() {
   exit 1
 }
 
+# find_uv PYTHON: the uv to install with, or nothing when none can be had.
+find_uv() {
+  if command -v uv >/dev/null 2>&1; then
+    command -v uv
+  elif [ -x "$VENV/.uv/bin/uv" ] ||
+    "$1" -m pip install --quiet --disable-pip-version-check --target "$VENV/.uv" \
+      "uv==$UV_VERSION" >"$VENV/.uv-install.log" 2>&1; then
+    echo "$VENV/.uv/bin/uv"
+  fi
+}
+
+file_hash() {
+  "$PY" -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())' "$1"
+}
+
+# setup runtime|dev: make .venv hold the versions of requirements.lock, or of
+# requirements-dev.lock (which has the same runtime versions, and the tools).
 setup() {
+  local lock=requirements.lock marker=$VENV/.installed-runtime
+  if [ "$1" = dev ]; then
+    lock=requirements-dev.lock marker=$VENV/.installed-dev
+  fi
+  local python=""
   if [ ! -x "$PY" ]; then
-    local python
     python=$(find_python)
     echo "Creating $VENV with $($python --version)"
-    "$python" -m venv "$VENV"
+    "$python" -m venv --without-pip "$VENV"
   fi
   local wanted
-  wanted=$(cat requirements*.txt | "$PY" -c 'import hashlib, sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')
-  if [ "$(cat "$VENV/.requirements-hash" 2>/dev/null)" != "$wanted" ]; then
-    echo "Installing dependencies into $VENV (once, or when requirements change)"
-    "$PY" -m pip install --quiet --disable-pip-version-check --upgrade pip
-    "$PY" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-    echo "$wanted" >"$VENV/.requirements-hash"
+  wanted=$(file_hash "$lock")
+  [ "$(cat "$marker" 2>/dev/null)" = "$wanted" ] && return
+  echo "Installing $lock into $VENV (once, and again when it changes)"
+  local uv
+  uv=$(find_uv "${python:-$(find_python)}")
+  if [ -n "$uv" ]; then
+    "$uv" pip install --quiet --python "$PY" --require-hashes -r "$lock"
+  else
+    echo "run.sh: uv could not be installed (see $VENV/.uv-install.log); installing with pip"
+    "$PY" -m pip --version >/dev/null 2>&1 || "$PY" -m ensurepip --upgrade >/dev/null
+    "$PY" -m pip install --quiet --disable-pip-version-check --require-hashes -r "$lock"
   fi
+  echo "$wanted" >"$marker"
+  # The dev lock holds every runtime version too.
+  [ "$1" = dev ] && file_hash requirements.lock >"$VENV/.installed-runtime"
+  return 0
+}
+
+# lock [UV ARGS]: write both lock files again from the requirements files.
+# New releases are taken only when asked: ./run.sh lock --upgrade, or
+# ./run.sh lock --upgrade-package fastapi.
+lock() {
+  setup runtime
+  local uv
+  uv=$(find_uv "$(find_python)")
+  if [ -z "$uv" ]; then
+    echo "run.sh: lock needs uv, which could not be installed (see $VENV/.uv-install.log)" >&2
+    exit 1
+  fi
+  local compile=("$uv" pip compile --quiet --universal --python-version 3.11 --generate-hashes
+    --custom-compile-command "./run.sh lock")
+  "${compile[@]}" "$@" requirements.txt -o requirements.lock
+  "${compile[@]}" "$@" requirements-dev.txt -c requirements.lock -o requirements-dev.lock
+  echo "Wrote requirements.lock and requirements-dev.lock; ./run.sh installs them on next use"
 }
 
 # call METHOD PATH [JSON]: one HTTP request to the running service, printed.
@@ -115,8 +168,11 @@ Usage: ./run.sh COMMAND [ARGS]
 Set-up and service
   run [--pg [URL]]    serve Marketplace on 127.0.0.1:9090 (creates .venv on first use);
                       --pg: on PostgreSQL (default URL postgresql+asyncpg://postgres@127.0.0.1:5432/marketdb)
-  test                ruff (lint, format) and the whole test suite
-  setup               create .venv and install the dependencies only
+  test [--quick] [PYTEST ARGS]  ruff (lint, format), then the whole test suite;
+                      --quick: SQLite only, without the slow tests (building every step branch)
+  fmt                 ruff format and ruff check --fix: what test's ruff checks ask for
+  setup               create .venv and install every locked dependency, run nothing
+  lock [--upgrade]    write requirements*.lock again from requirements*.txt
   reset [--pg [URL]]  drop the database's tables and load marketdb.sql again
   seed [--pg [URL]] [N] [M]  add N generated customers and M orders (default 1000 and 5000)
   bench [NAME]        run the benchmarks in bench/ (streaming, fanout, throughput, writes)
@@ -124,7 +180,7 @@ Set-up and service
 Workshop
   steps [--force] [--push REMOTE]   build (or refresh) the step branches from main
   check               on a step branch: which exercises are done, which are left
-  docs                serve the course on http://127.0.0.1:8000
+  docs [--port N]     serve the course on http://127.0.0.1:8000 (or N, or MARKETSVC_DOCS_PORT)
 
 Talk to the running service (in a second terminal)
   customers           GET  /api/customers
@@ -158,49 +214,80 @@ if [ "${1:-}" = --pg ]; then
 fi
 
 case "$command" in
-  setup) setup ;;
+  setup) setup dev ;;
+  lock) lock "$@" ;;
   run)
     if [ $# -gt 0 ]; then
       echo "run.sh: run takes no arguments but --pg [URL]" >&2
       exit 2
     fi
-    setup
+    setup runtime
     [ -n "$PG_URL" ] && use_postgres "$PG_URL"
     exec "$PY" -m marketsvc serve
     ;;
   test)
-    setup
-    use_local_postgres
-    "$PY" -m ruff check .
-    "$PY" -m ruff format --check .
-    exec "$PY" -m pytest "$@"
+    setup dev
+    if [ "${1:-}" = --quick ]; then
+      shift
+      unset MARKETSVC_TEST_DATABASE_URL
+      set -- -m "not slow" "$@"
+    else
+      use_local_postgres
+    fi
+    lint_ok=true
+    "$PY" -m ruff check . || lint_ok=false
+    "$PY" -m ruff format --check . || lint_ok=false
+    if [ "$lint_ok" = false ]; then
+      echo "run.sh: ruff wants changes (above); ./run.sh fmt makes the ones it can. The tests run anyway."
+    fi
+    status=0
+    "$PY" -m pytest "$@" || status=$?
+    if [ "$status" = 0 ] && [ "$lint_ok" = false ]; then
+      echo "run.sh: the tests passed, but ruff did not: run ./run.sh fmt, then ./run.sh test" >&2
+      status=1
+    fi
+    exit "$status"
+    ;;
+  fmt)
+    setup dev
+    "$PY" -m ruff format .
+    exec "$PY" -m ruff check --fix .
     ;;
   reset)
-    setup
+    setup runtime
     [ -n "$PG_URL" ] && use_postgres "$PG_URL"
     exec "$PY" -m marketsvc init-db --reset
     ;;
   seed)
-    setup
+    setup runtime
     [ -n "$PG_URL" ] && use_postgres "$PG_URL"
     exec "$PY" -m marketsvc seed --customers "${1:-1000}" --orders "${2:-5000}"
     ;;
   bench)
-    setup
+    setup dev
     exec "$PY" -m bench "$@"
     ;;
   steps)
-    setup
+    setup runtime
     exec "$PY" tools/steps.py build "$@"
     ;;
   check)
-    setup
+    setup dev
     use_local_postgres
     exec "$PY" tools/steps.py check "$@"
     ;;
   docs)
-    setup
-    exec "$PY" -m mkdocs serve --dev-addr 127.0.0.1:8000
+    port=${MARKETSVC_DOCS_PORT:-8000}
+    if [ "${1:-}" = --port ]; then
+      port=${2:-}
+      shift $(($# < 2 ? $# : 2))
+    fi
+    if [ $# -gt 0 ] || ! [[ "$port" =~ ^[0-9]{1,5}$ ]] || ((10#$port < 1 || 10#$port > 65535)); then
+      echo "run.sh: docs takes --port N, a port number from 1 to 65535 (or MARKETSVC_DOCS_PORT)" >&2
+      exit 2
+    fi
+    setup dev
+    exec "$PY" -m mkdocs serve --dev-addr "127.0.0.1:$((10#$port))"
     ;;
   customers) call GET /api/customers ;;
   custorders) call GET "/api/orders/${1:-1}" ;;
