@@ -90,13 +90,20 @@ async def seed_command(settings: Settings, customers: int, orders: int, random_s
 def serve(settings: Settings) -> int:
     import uvicorn
 
+    from marketsvc.access_log import uvicorn_log_config
     from marketsvc.db.errors import check_database
 
     problem = asyncio.run(check_database(settings.database_url))
     if problem:
         return fail(problem)
     print(f"Marketplace on http://{settings.host}:{settings.port}  (API docs at /docs)")
-    uvicorn.run("marketsvc.server:app", host=settings.host, port=settings.port)
+    uvicorn.run(
+        "marketsvc.server:app",
+        host=settings.host,
+        port=settings.port,
+        access_log=False,  # marketsvc.access_log writes one line per request instead
+        log_config=uvicorn_log_config(settings.access_log),
+    )
     return 0
 
 

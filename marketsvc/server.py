@@ -27,7 +27,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from marketsvc import db_accessor, events, lifecycle, research
+from marketsvc import access_log, db_accessor, events, lifecycle, research
 from marketsvc.config import Settings
 from marketsvc.db.engine import close_database, get_sessionmaker, open_database
 from marketsvc.db.schema import init_db
@@ -93,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(router)
     add_error_handlers(app)
+    access_log.wrap_outermost(app, settings.access_log)
     return app
 
 
@@ -243,7 +244,7 @@ async def query(request: Request, authorization: Annotated[str | None, Header()]
     settings: Settings = request.app.state.settings
     if not settings.query_token:
         raise HTTPException(404, "Not Found")
-    if not research.token_matches(authorization, settings.query_token):
+    if not research.token_matches(authorization, settings.query_token.get_secret_value()):
         raise HTTPException(
             401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
         )

@@ -42,20 +42,32 @@ def test_a_bad_database_url_is_one_clear_line(url, says, command):
     assert "secret" not in lines[0]  # passwords are never printed
 
 
-def test_a_bad_port_is_one_clear_line(tmp_path):
-    env = {**os.environ, "MARKETSVC_PORT": "ninety"}
+@pytest.mark.parametrize(
+    ("variable", "value", "rule"),
+    [
+        ("MARKETSVC_PORT", "ninety", "a whole number from 1 to 65535"),
+        ("MARKETSVC_PORT", "70000", "a whole number from 1 to 65535"),
+        ("MARKETSVC_POOL_TIMEOUT", "-1", "a number from 0.1 to 600"),
+        ("MARKETSVC_ECHO", "maybe", "true or false (1 or 0, yes or no)"),
+        ("MARKETSVC_ACCESS_LOG", "xml", "one of text, json, off"),
+    ],
+)
+@pytest.mark.parametrize("command", ["serve", "init-db", "seed"])
+def test_a_bad_setting_is_one_clear_line(command, variable, value, rule, tmp_path):
+    env = {**os.environ, "MARKETSVC_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'db'}"}
     result = subprocess.run(
-        [sys.executable, "-m", "marketsvc", "serve"],
+        [sys.executable, "-m", "marketsvc", command],
         cwd=REPO_ROOT,
-        env=env,
+        env={**env, variable: value},
         capture_output=True,
         text=True,
         timeout=30,
     )
-    assert result.returncode != 0
+    assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "marketsvc: bad configuration: MARKETSVC_PORT must be a port number, got 'ninety'"
+        f"marketsvc: bad configuration: {variable} must be {rule}, got {value!r}"
     ]
+    assert not (tmp_path / "db").exists(), "nothing is done with a bad setting"
 
 
 def test_init_db_keeps_data_and_reset_reloads(database_url, client, snapshot):

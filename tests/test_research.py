@@ -1,7 +1,5 @@
 """POST /api/query: off by default, authenticated, read-only by the database itself."""
 
-import dataclasses
-
 import pytest
 from fastapi.testclient import TestClient
 
@@ -13,7 +11,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 @pytest.fixture
 def research(settings):
-    settings = dataclasses.replace(settings, query_token=TOKEN, query_timeout=2.0)
+    settings = settings.replace(query_token=TOKEN, query_timeout=2.0)
     with TestClient(create_app(settings)) as client:
         yield client
 
