@@ -10,8 +10,10 @@ cd "$(dirname "$0")"
 VENV=.venv
 PY=$VENV/bin/python
 BASE_URL="http://${MARKETSVC_HOST:-127.0.0.1}:${MARKETSVC_PORT:-9090}"
-# uv installs the locks in about a second. It comes from PyPI through pip
-# into .venv/.uv, unless one is on PATH; without it, pip installs them.
+# uv installs the locks in seconds. It comes from PyPI through pip into
+# .venv/.uv, unless one is on PATH. When uv cannot be had or cannot install
+# (say, behind a package mirror only pip is told about), or when
+# MARKETSVC_INSTALLER=pip, pip installs the same locks, hashes checked.
 UV_VERSION=0.13.9
 
 find_python() {
@@ -59,12 +61,13 @@ setup() {
   wanted=$(file_hash "$lock")
   [ "$(cat "$marker" 2>/dev/null)" = "$wanted" ] && return
   echo "Installing $lock into $VENV (once, and again when it changes)"
-  local uv
-  uv=$(find_uv "${python:-$(find_python)}")
-  if [ -n "$uv" ]; then
-    "$uv" pip install --quiet --python "$PY" --require-hashes -r "$lock"
-  else
+  local uv=""
+  [ "${MARKETSVC_INSTALLER:-uv}" = pip ] || uv=$(find_uv "${python:-$(find_python)}")
+  if [ -z "$uv" ] && [ "${MARKETSVC_INSTALLER:-uv}" != pip ]; then
     echo "run.sh: uv could not be installed (see $VENV/.uv-install.log); installing with pip"
+  fi
+  if [ -z "$uv" ] || ! "$uv" pip install --quiet --python "$PY" --require-hashes -r "$lock"; then
+    [ -n "$uv" ] && echo "run.sh: uv could not install $lock; trying pip"
     "$PY" -m pip --version >/dev/null 2>&1 || "$PY" -m ensurepip --upgrade >/dev/null
     "$PY" -m pip install --quiet --disable-pip-version-check --require-hashes -r "$lock"
   fi
