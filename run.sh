@@ -34,7 +34,7 @@ find_uv() {
   if command -v uv >/dev/null 2>&1; then
     command -v uv
   elif [ -x "$VENV/.uv/bin/uv" ] ||
-    "$1" -m pip install --quiet --disable-pip-version-check --target "$VENV/.uv" \
+    "$1" -m pip install --quiet --disable-pip-version-check --upgrade --target "$VENV/.uv" \
       "uv==$UV_VERSION" >"$VENV/.uv-install.log" 2>&1; then
     echo "$VENV/.uv/bin/uv"
   fi
@@ -61,6 +61,10 @@ setup() {
   wanted=$(file_hash "$lock")
   [ "$(cat "$marker" 2>/dev/null)" = "$wanted" ] && return
   echo "Installing $lock into $VENV (once, and again when it changes)"
+  case "${MARKETSVC_INSTALLER:-uv}" in
+    uv | pip) ;;
+    *) echo "run.sh: MARKETSVC_INSTALLER is uv or pip, not '$MARKETSVC_INSTALLER'" >&2 && exit 2 ;;
+  esac
   local uv=""
   [ "${MARKETSVC_INSTALLER:-uv}" = pip ] || uv=$(find_uv "${python:-$(find_python)}")
   if [ -z "$uv" ] && [ "${MARKETSVC_INSTALLER:-uv}" != pip ]; then
