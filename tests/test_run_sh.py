@@ -103,7 +103,9 @@ def test_docs_refuses_a_bad_port(args, env):
     )
 
 
-@pytest.mark.parametrize("how", ["--port", "MARKETSVC_DOCS_PORT"])
+@pytest.mark.parametrize(
+    "how", ["--port", pytest.param("MARKETSVC_DOCS_PORT", marks=pytest.mark.slow)]
+)
 def test_docs_serves_on_the_port_asked_for_without_the_end_of_life_notice(how, tmp_path):
     port = free_port()
     args, env = (["docs", "--port", str(port)], {}) if how == "--port" else (["docs"], {})
@@ -129,6 +131,7 @@ def test_docs_serves_on_the_port_asked_for_without_the_end_of_life_notice(how, t
     assert "end of life" not in log.read_text()
 
 
+@pytest.mark.slow  # two more runs of ruff and pytest
 def test_quick_tests_skip_postgresql_and_the_branch_verification():
     env = {"MARKETSVC_TEST_DATABASE_URL": "postgresql+asyncpg://nobody@127.0.0.1:1/none"}
     args = ["--collect-only", "-q", "tests/workshop/test_steps.py", "tests/test_money.py"]
@@ -153,6 +156,7 @@ def tiny_repo(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow  # three more runs of ruff and pytest
 def test_format_drift_still_runs_the_tests_then_fails_naming_the_fix(tiny_repo: Path):
     (tiny_repo / "drift.py").write_text("import sys, os\nx=[1,\n 2]\nprint(os, sys, x)\n")
 
