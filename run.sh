@@ -176,7 +176,7 @@ Set-up and service
   run [--pg [URL]]    serve Marketplace on 127.0.0.1:9090 (creates .venv on first use);
                       --pg: on PostgreSQL (default URL postgresql+asyncpg://postgres@127.0.0.1:5432/marketdb)
   test [--quick] [PYTEST ARGS]  ruff (lint, format), then the whole test suite;
-                      --quick: SQLite only, without the slow tests (building every step branch)
+                      --quick: SQLite only, without the slow tests (verifying every step branch, ...)
   fmt                 ruff format and ruff check --fix: what test's ruff checks ask for
   setup               create .venv and install every locked dependency, run nothing
   lock [--upgrade]    write requirements*.lock again from requirements*.txt
