@@ -177,7 +177,7 @@ Set-up and service
                       --pg: on PostgreSQL (default URL postgresql+asyncpg://postgres@127.0.0.1:5432/marketdb)
   test [--quick] [PYTEST ARGS]  ruff (lint, format), then the whole test suite;
                       --quick: SQLite only, without the slow tests (verifying every step branch, ...)
-  fmt                 ruff format and ruff check --fix: what test's ruff checks ask for
+  fmt                 ruff check --fix, then ruff format: what the ruff checks of test ask for
   setup               create .venv and install every locked dependency, run nothing
   lock [--upgrade]    write requirements*.lock again from requirements*.txt
   reset [--pg [URL]]  drop the database's tables and load marketdb.sql again
