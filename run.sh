@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # Every command an attendee needs. Run ./run.sh with no argument for the list.
-# The first command that needs Python creates .venv and installs what the
-# requirements files name; later runs reinstall only when those files change.
+# The first command that needs Python creates .venv and installs the locked
+# versions into it: `run` only what serving needs (requirements.lock), test,
+# check, bench and docs the tools too (requirements-dev.lock). Later runs
+# install again only when a lock file changes.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 VENV=.venv
 PY=$VENV/bin/python
 BASE_URL="http://${MARKETSVC_HOST:-127.0.0.1}:${MARKETSVC_PORT:-9090}"
+# uv installs the locks in seconds. It comes from PyPI through pip into
+# .venv/.uv, unless one is on PATH. When uv cannot be had or cannot install
+# (say, behind a package mirror only pip is told about), or when
+# MARKETSVC_INSTALLER=pip, pip installs the same locks, hashes checked.
+UV_VERSION=0.13.9
 
 find_python() {
   local candidate
@@ -22,21 +29,74 @@ find_python() {
   exit 1
 }
 
+# find_uv PYTHON: the uv to install with, or nothing when none can be had.
+find_uv() {
+  if command -v uv >/dev/null 2>&1; then
+    command -v uv
+  elif [ -x "$VENV/.uv/bin/uv" ] ||
+    "$1" -m pip install --quiet --disable-pip-version-check --upgrade --target "$VENV/.uv" \
+      "uv==$UV_VERSION" >"$VENV/.uv-install.log" 2>&1; then
+    echo "$VENV/.uv/bin/uv"
+  fi
+}
+
+file_hash() {
+  "$PY" -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())' "$1"
+}
+
+# setup runtime|dev: make .venv hold the versions of requirements.lock, or of
+# requirements-dev.lock (which has the same runtime versions, and the tools).
 setup() {
+  local lock=requirements.lock marker=$VENV/.installed-runtime
+  if [ "$1" = dev ]; then
+    lock=requirements-dev.lock marker=$VENV/.installed-dev
+  fi
+  local python=""
   if [ ! -x "$PY" ]; then
-    local python
     python=$(find_python)
     echo "Creating $VENV with $($python --version)"
-    "$python" -m venv "$VENV"
+    "$python" -m venv --without-pip "$VENV"
   fi
   local wanted
-  wanted=$(cat requirements*.txt | "$PY" -c 'import hashlib, sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')
-  if [ "$(cat "$VENV/.requirements-hash" 2>/dev/null)" != "$wanted" ]; then
-    echo "Installing dependencies into $VENV (once, or when requirements change)"
-    "$PY" -m pip install --quiet --disable-pip-version-check --upgrade pip
-    "$PY" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-    echo "$wanted" >"$VENV/.requirements-hash"
+  wanted=$(file_hash "$lock")
+  [ "$(cat "$marker" 2>/dev/null)" = "$wanted" ] && return
+  echo "Installing $lock into $VENV (once, and again when it changes)"
+  case "${MARKETSVC_INSTALLER:-uv}" in
+    uv | pip) ;;
+    *) echo "run.sh: MARKETSVC_INSTALLER is uv or pip, not '$MARKETSVC_INSTALLER'" >&2 && exit 2 ;;
+  esac
+  local uv=""
+  [ "${MARKETSVC_INSTALLER:-uv}" = pip ] || uv=$(find_uv "${python:-$(find_python)}")
+  if [ -z "$uv" ] && [ "${MARKETSVC_INSTALLER:-uv}" != pip ]; then
+    echo "run.sh: uv could not be installed (see $VENV/.uv-install.log); installing with pip"
   fi
+  if [ -z "$uv" ] || ! "$uv" pip install --quiet --python "$PY" --require-hashes -r "$lock"; then
+    [ -n "$uv" ] && echo "run.sh: uv could not install $lock; trying pip"
+    "$PY" -m pip --version >/dev/null 2>&1 || "$PY" -m ensurepip --upgrade >/dev/null
+    "$PY" -m pip install --quiet --disable-pip-version-check --require-hashes -r "$lock"
+  fi
+  echo "$wanted" >"$marker"
+  # The dev lock holds every runtime version too.
+  [ "$1" = dev ] && file_hash requirements.lock >"$VENV/.installed-runtime"
+  return 0
+}
+
+# lock [UV ARGS]: write both lock files again from the requirements files.
+# New releases are taken only when asked: ./run.sh lock --upgrade, or
+# ./run.sh lock --upgrade-package fastapi.
+lock() {
+  setup runtime
+  local uv
+  uv=$(find_uv "$(find_python)")
+  if [ -z "$uv" ]; then
+    echo "run.sh: lock needs uv, which could not be installed (see $VENV/.uv-install.log)" >&2
+    exit 1
+  fi
+  local compile=("$uv" pip compile --quiet --universal --python-version 3.11 --generate-hashes
+    --custom-compile-command "./run.sh lock")
+  "${compile[@]}" "$@" requirements.txt -o requirements.lock
+  "${compile[@]}" "$@" requirements-dev.txt -c requirements.lock -o requirements-dev.lock
+  echo "Wrote requirements.lock and requirements-dev.lock; ./run.sh installs them on next use"
 }
 
 # call METHOD PATH [JSON]: one HTTP request to the running service, printed.
@@ -117,8 +177,11 @@ Set-up and service
                       serve Marketplace on 127.0.0.1:9090 (creates .venv on first use);
                       --pg: on PostgreSQL (default URL postgresql+asyncpg://postgres@127.0.0.1:5432/marketdb);
                       --workers: N worker processes (default MARKETSVC_WORKERS, or 1)
-  test                ruff (lint, format) and the whole test suite
-  setup               create .venv and install the dependencies only
+  test [--quick] [PYTEST ARGS]  ruff (lint, format), then the whole test suite;
+                      --quick: SQLite only, without the slow tests (verifying every step branch, ...)
+  fmt                 ruff check --fix, then ruff format: what the ruff checks of test ask for
+  setup               create .venv and install every locked dependency, run nothing
+  lock [--upgrade]    write requirements*.lock again from requirements*.txt
   reset [--pg [URL]]  drop the database's tables and load marketdb.sql again
   seed [--pg [URL]] [N] [M]  add N generated customers and M orders (default 1000 and 5000)
   bench [NAME]        run the benchmarks in bench/ (streaming, fanout, throughput, writes)
@@ -126,7 +189,7 @@ Set-up and service
 Workshop
   steps [--force] [--push REMOTE]   build (or refresh) the step branches from main
   check               on a step branch: which exercises are done, which are left
-  docs                serve the course on http://127.0.0.1:8000
+  docs [--port N]     serve the course on http://127.0.0.1:8000 (or N, or MARKETSVC_DOCS_PORT)
 
 Talk to the running service (in a second terminal)
   customers           GET  /api/customers
@@ -160,14 +223,15 @@ if [ "${1:-}" = --pg ]; then
 fi
 
 case "$command" in
-  setup) setup ;;
+  setup) setup dev ;;
+  lock) lock "$@" ;;
   run)
     # run [--pg [URL]] [--workers N]: serve checks N.
     if ! { [ $# -eq 0 ] || { [ $# -eq 2 ] && [ "$1" = --workers ]; }; }; then
       echo "run.sh: run takes only --pg [URL] and --workers N" >&2
       exit 2
     fi
-    setup
+    setup runtime
     if [ $# -eq 2 ] && ! "$PY" -m marketsvc serve --help 2>/dev/null | grep -q -- --workers; then
       echo "run.sh: the service on this branch runs one worker; --workers comes with the finished service" >&2
       exit 2
@@ -176,38 +240,73 @@ case "$command" in
     exec "$PY" -m marketsvc serve "$@"
     ;;
   test)
-    setup
-    use_local_postgres
-    "$PY" -m ruff check .
-    "$PY" -m ruff format --check .
-    exec "$PY" -m pytest "$@"
+    setup dev
+    if [ "${1:-}" = --quick ]; then
+      shift
+      unset MARKETSVC_TEST_DATABASE_URL
+      set -- -m "not slow" "$@"
+    else
+      use_local_postgres
+    fi
+    lint_ok=true
+    "$PY" -m ruff check . || lint_ok=false
+    "$PY" -m ruff format --check . || lint_ok=false
+    if [ "$lint_ok" = false ]; then
+      echo "run.sh: ruff wants changes (above); ./run.sh fmt makes the ones it can. The tests run anyway."
+    fi
+    status=0
+    "$PY" -m pytest "$@" || status=$?
+    if [ "$status" = 0 ] && [ "$lint_ok" = false ]; then
+      echo "run.sh: the tests passed, but ruff did not: run ./run.sh fmt, then ./run.sh test" >&2
+      status=1
+    fi
+    exit "$status"
+    ;;
+  fmt)
+    setup dev
+    # Fixes first (they may leave lines to reformat), then the formatter.
+    status=0
+    "$PY" -m ruff check --fix . || status=$?
+    "$PY" -m ruff format .
+    exit "$status"
     ;;
   reset)
-    setup
+    setup runtime
     [ -n "$PG_URL" ] && use_postgres "$PG_URL"
     exec "$PY" -m marketsvc init-db --reset
     ;;
   seed)
-    setup
+    setup runtime
     [ -n "$PG_URL" ] && use_postgres "$PG_URL"
     exec "$PY" -m marketsvc seed --customers "${1:-1000}" --orders "${2:-5000}"
     ;;
   bench)
-    setup
+    setup dev
     exec "$PY" -m bench "$@"
     ;;
   steps)
-    setup
+    setup runtime
     exec "$PY" -m tools.steps build "$@"
     ;;
   check)
-    setup
+    setup dev
     use_local_postgres
     exec "$PY" -m tools.steps check "$@"
     ;;
   docs)
-    setup
-    exec "$PY" -m mkdocs serve --dev-addr 127.0.0.1:8000
+    port=${MARKETSVC_DOCS_PORT:-8000}
+    case "${1:-}" in
+      --port) port=${2:-} && shift $(($# < 2 ? $# : 2)) ;;
+      --port=*) port=${1#--port=} && shift ;;
+    esac
+    if [ $# -gt 0 ] || ! [[ "$port" =~ ^[0-9]{1,5}$ ]] || ((10#$port < 1 || 10#$port > 65535)); then
+      echo "run.sh: docs takes --port N, a port number from 1 to 65535 (or MARKETSVC_DOCS_PORT)" >&2
+      exit 2
+    fi
+    setup dev
+    # Material for MkDocs prints an end-of-life notice on every start; the
+    # docs reference (Configuration, "./run.sh docs") says what we do about it.
+    NO_MKDOCS_2_WARNING=1 exec "$PY" -m mkdocs serve --dev-addr "127.0.0.1:$((10#$port))"
     ;;
   customers) call GET /api/customers ;;
   custorders) call GET "/api/orders/${1:-1}" ;;

@@ -2,7 +2,6 @@
 
 import argparse
 import asyncio
-import dataclasses
 import sys
 
 from marketsvc.config import Settings
@@ -40,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.workers is not None:
             if not 1 <= args.workers <= 64:
                 return fail(f"--workers must be a number from 1 to 64, got {args.workers}")
-            settings = dataclasses.replace(settings, workers=args.workers)
+            settings = settings.replace(workers=args.workers)
         return serve(settings)
     if args.command == "init-db":
         return run_db_command(settings, init_db_command(settings, args.reset))
@@ -103,6 +102,7 @@ async def seed_command(settings: Settings, customers: int, orders: int, random_s
 def serve(settings: Settings) -> int:
     import uvicorn
 
+    from marketsvc.access_log import uvicorn_log_config
     from marketsvc.db.startup import prepare_to_serve
 
     # Once, before any worker starts: the database is made ready (workers
@@ -123,6 +123,8 @@ def serve(settings: Settings) -> int:
         forwarded_allow_ips=settings.forwarded_allow_ips,
         # After SIGTERM, open requests get this long before they are cut off.
         timeout_graceful_shutdown=settings.shutdown_timeout,
+        access_log=False,  # marketsvc.access_log writes one line per request instead
+        log_config=uvicorn_log_config(settings.access_log),
     )
     return 0
 

@@ -237,9 +237,7 @@ def research_password(settings: Settings) -> str:
     which all workers share, so no process has to tell the others.
     """
     url = make_url(settings.database_url)
-    token = settings.query_token or ""
-    # A pydantic SecretStr prints as stars: derive from the secret itself.
-    token = token.get_secret_value() if hasattr(token, "get_secret_value") else token
+    token = settings.query_token.get_secret_value() if settings.query_token else ""
     key = f"{url.password or ''}\0{token}".encode()
     return hmac.new(key, f"research login of {url.database}".encode(), "sha256").hexdigest()
 

@@ -28,7 +28,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from marketsvc import db_accessor, events, idempotency, lifecycle, research
+from marketsvc import access_log, db_accessor, events, idempotency, lifecycle, research
 from marketsvc.body_limit import BodyLimitMiddleware
 from marketsvc.config import Settings
 from marketsvc.db.engine import close_database, get_sessionmaker, open_database
@@ -96,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
     app.include_router(router)
     add_error_handlers(app)
+    access_log.wrap_outermost(app, settings.access_log)
     return app
 
 
@@ -277,7 +278,7 @@ async def query(request: Request, authorization: Annotated[str | None, Header()]
     settings: Settings = request.app.state.settings
     if not settings.query_token:
         raise HTTPException(404, "Not Found")
-    if not research.token_matches(authorization, settings.query_token):
+    if not research.token_matches(authorization, settings.query_token.get_secret_value()):
         raise HTTPException(
             401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
         )

@@ -42,20 +42,46 @@ def test_a_bad_database_url_is_one_clear_line(url, says, command):
     assert "secret" not in lines[0]  # passwords are never printed
 
 
-def test_a_bad_port_is_one_clear_line(tmp_path):
-    env = {**os.environ, "MARKETSVC_PORT": "ninety"}
-    result = subprocess.run(
-        [sys.executable, "-m", "marketsvc", "serve"],
+@pytest.mark.parametrize(
+    ("variable", "value", "rule"),
+    [
+        ("MARKETSVC_PORT", "ninety", "a whole number from 1 to 65535"),
+        ("MARKETSVC_PORT", "70000", "a whole number from 1 to 65535"),
+        ("MARKETSVC_POOL_TIMEOUT", "-1", "a number from 0.1 to 600"),
+        ("MARKETSVC_ECHO", "maybe", "true or false (1 or 0, yes or no)"),
+        ("MARKETSVC_ACCESS_LOG", "xml", "one of text, json, off"),
+    ],
+)
+def test_a_bad_setting_is_one_clear_line(variable, value, rule, tmp_path):
+    result = marketsvc_with(tmp_path, "serve", {variable: value})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"marketsvc: bad configuration: {variable} must be {rule}, got {value!r}"
+    ]
+    assert not (tmp_path / "db").exists(), "nothing is done with a bad setting"
+
+
+@pytest.mark.parametrize("command", ["init-db", "create-db", "seed"])
+def test_every_command_checks_the_settings_first(command, tmp_path):
+    result = marketsvc_with(tmp_path, command, {"MARKETSVC_POOL_SIZE": "lots"})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "marketsvc: bad configuration: MARKETSVC_POOL_SIZE must be a whole number from 1 to 1000,"
+        " got 'lots'"
+    ]
+    assert not (tmp_path / "db").exists()
+
+
+def marketsvc_with(tmp_path, command: str, variables: dict) -> subprocess.CompletedProcess:
+    env = {**os.environ, "MARKETSVC_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'db'}"}
+    return subprocess.run(
+        [sys.executable, "-m", "marketsvc", command],
         cwd=REPO_ROOT,
-        env=env,
+        env={**env, **variables},
         capture_output=True,
         text=True,
         timeout=30,
     )
-    assert result.returncode != 0
-    assert result.stderr.strip().splitlines() == [
-        "marketsvc: bad configuration: MARKETSVC_PORT must be a port number, got 'ninety'"
-    ]
 
 
 def test_init_db_keeps_data_and_reset_reloads(database_url, client, snapshot):

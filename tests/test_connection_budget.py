@@ -1,7 +1,6 @@
 """The connection budget: warned about once at start-up when it does not fit."""
 
 import asyncio
-import dataclasses
 import uuid
 
 import pytest
@@ -23,11 +22,10 @@ from tests.deployed import start_all, stop_all
 def test_the_sum_counts_pool_overflow_listener_and_research_per_worker():
     settings = Settings(pool_size=10, pool_overflow=10, workers=4)
     assert connections_needed(settings)[0] == 4 * (10 + 10 + FEED_LISTENERS)
-    with_research = dataclasses.replace(settings, query_token="t")
+    with_research = settings.replace(query_token="t")
     assert connections_needed(with_research)[0] == 4 * (21 + settings.query_pool_size)
     # Research queries on a replica do not use the primary's connections.
-    on_replica = dataclasses.replace(
-        with_research,
+    on_replica = with_research.replace(
         database_url="postgresql+asyncpg://u@primary/db",
         query_database_url="postgresql+asyncpg://u@replica/db",
     )
@@ -61,7 +59,7 @@ def test_a_budget_that_fits_gives_no_warning_and_one_that_does_not_says_so(datab
     fits = Settings(database_url=database_url, workers=allowed // per_worker)
     assert asyncio.run(_warning(fits)) is None
 
-    too_many = dataclasses.replace(fits, workers=allowed // per_worker + 1)
+    too_many = fits.replace(workers=allowed // per_worker + 1)
     warning = asyncio.run(_warning(too_many))
     assert warning is not None
     assert f"= {too_many.workers * per_worker} connections" in warning

@@ -1,6 +1,5 @@
 """GET /api/events/orders: Server-Sent Events from a session opened in the generator."""
 
-import dataclasses
 import json
 
 import httpx
@@ -93,7 +92,7 @@ def test_bad_filters(client, query, headers, status):
 
 @pytest.fixture
 def events_server(settings):
-    server = ThreadServer(dataclasses.replace(settings, sse_keepalive=0.2)).start()
+    server = ThreadServer(settings.replace(sse_keepalive=0.2)).start()
     yield server
     server.stop()
 

@@ -6,7 +6,6 @@ and tasks on its event loop.
 """
 
 import asyncio
-import dataclasses
 import json
 import socket
 import time
@@ -33,7 +32,7 @@ def big_settings(settings):
         await close_database()
 
     asyncio.run(populate())
-    return dataclasses.replace(settings, query_token=TOKEN)
+    return settings.replace(query_token=TOKEN)
 
 
 @pytest.fixture
@@ -115,7 +114,7 @@ def test_an_error_mid_stream_aborts_the_response(server, database_url):
 
 @pytest.fixture
 def small_pool_server(big_settings):
-    settings = dataclasses.replace(big_settings, pool_size=2, pool_timeout=1.0)
+    settings = big_settings.replace(pool_size=2, pool_timeout=1.0)
     server = ThreadServer(settings).start()
     yield server
     server.stop()

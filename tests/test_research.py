@@ -1,7 +1,6 @@
 """POST /api/query: off by default, authenticated, read-only by the database itself."""
 
 import asyncio
-import dataclasses
 
 import pytest
 from fastapi.testclient import TestClient
@@ -38,7 +37,7 @@ def research_login(database_url) -> str | None:
 
 @pytest.fixture
 def research_settings(settings, research_login) -> Settings:
-    return dataclasses.replace(settings, query_token=TOKEN, query_timeout=2.0)
+    return settings.replace(query_token=TOKEN, query_timeout=2.0)
 
 
 @pytest.fixture
@@ -468,17 +467,15 @@ def test_postgresql_the_login_is_created_once_when_workers_start_together(
 
 def test_the_research_password_is_the_same_in_every_worker_and_needs_the_token():
     settings = Settings(database_url="postgresql+asyncpg://svc:pw@db/shop", query_token="t1")
-    same = research_module.research_password(dataclasses.replace(settings))
+    same = research_module.research_password(settings.replace())
     assert research_module.research_password(settings) == same
-    other_token = dataclasses.replace(settings, query_token="t2")
+    other_token = settings.replace(query_token="t2")
     assert research_module.research_password(other_token) != same
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_postgresql_a_superuser_query_url_is_refused(research_settings, capfd):
-    settings = dataclasses.replace(
-        research_settings, query_database_url=research_settings.database_url
-    )
+    settings = research_settings.replace(query_database_url=research_settings.database_url)
     with TestClient(create_app(settings)) as client:
         response = ask(client, "SELECT 1 AS one")
     assert response.status_code == 503
@@ -525,7 +522,7 @@ def test_postgresql_an_operators_login_must_only_read(
     with TestClient(create_app(research_settings)) as client:  # creates the tables
         pass
     asyncio.run(admin_query(research_settings.database_url, grant.format(login=login)))
-    settings = dataclasses.replace(research_settings, query_database_url=url)
+    settings = research_settings.replace(query_database_url=url)
     with TestClient(create_app(settings)) as client:
         response = ask(client, "SELECT current_user AS login")
     assert response.status_code == status, response.text
@@ -541,7 +538,7 @@ def test_postgresql_a_service_user_that_may_not_create_roles_leaves_research_off
 ):
     login, url = operator_login
     asyncio.run(admin_query(database_url, f"GRANT ALL ON SCHEMA public TO {login}"))
-    settings = dataclasses.replace(research_settings, database_url=url)
+    settings = research_settings.replace(database_url=url)
     with TestClient(create_app(settings)) as client:
         response = ask(client, "SELECT 1 AS one")
         assert client.get("/api/order_total/1").status_code == 200  # the rest works
@@ -790,7 +787,7 @@ def test_the_research_password_uses_a_secret_token_itself_not_its_stars():
     from pydantic import SecretStr
 
     plain = Settings(database_url="postgresql+asyncpg://svc:pw@db/shop", query_token="t1")
-    secret = dataclasses.replace(plain, query_token=SecretStr("t1"))
-    other = dataclasses.replace(plain, query_token=SecretStr("t2"))
+    secret = plain.replace(query_token=SecretStr("t1"))
+    other = plain.replace(query_token=SecretStr("t2"))
     assert research_module.research_password(secret) == research_module.research_password(plain)
     assert research_module.research_password(other) != research_module.research_password(secret)

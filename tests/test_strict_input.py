@@ -4,7 +4,6 @@ Every bad input is a 4xx whose body is JSON with a `detail`, and it changes
 nothing in the database.
 """
 
-import dataclasses
 from datetime import datetime, timedelta
 
 import pytest
@@ -206,7 +205,7 @@ def test_deep_nesting_is_422_on_every_json_route(client, snapshot, method, path,
 
 @pytest.fixture
 def research_client(settings):
-    settings = dataclasses.replace(settings, query_token="t0ken")
+    settings = settings.replace(query_token="t0ken")
     with TestClient(create_app(settings)) as client:
         client.headers["Authorization"] = "Bearer t0ken"
         yield client

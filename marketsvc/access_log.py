@@ -1,0 +1,135 @@
+"""One access-log line per request, and an X-Request-ID on every response.
+
+AccessLog is a plain ASGI middleware (no BaseHTTPMiddleware, which would
+buffer and slow every response). It writes its line when the response has
+ended, so a streamed response is logged once, with its full duration. The
+line goes to the logger "marketsvc.access": as text by default, as one JSON
+object per line with MARKETSVC_ACCESS_LOG=json, or not at all with off.
+"""
+
+import copy
+import logging
+import re
+import time
+import uuid
+from datetime import UTC, datetime
+from http import HTTPStatus
+
+import orjson
+
+logger = logging.getLogger("marketsvc.access")
+
+# A request id the client sent is kept when it is short and printable (no
+# spaces, no control characters), so it can go into a log line as it is.
+SANE_REQUEST_ID = re.compile(rb"[\x21-\x7e]{1,128}")
+
+
+def request_id_of(scope) -> bytes:
+    """The request's X-Request-ID when it is sane, else a new random one."""
+    for name, value in scope["headers"]:
+        if name == b"x-request-id" and SANE_REQUEST_ID.fullmatch(value):
+            return value
+    return uuid.uuid4().hex.encode()
+
+
+class AccessLog:
+    def __init__(self, app, log_format: str = "text"):
+        self.app = app
+        self.log_format = log_format
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = request_id_of(scope)
+        response = {"status": 500, "complete": False}
+
+        async def send_with_id(message):
+            if message["type"] == "http.response.start":
+                response["status"] = message["status"]
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id)]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                response["complete"] = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            if self.log_format != "off" and logger.isEnabledFor(logging.INFO):
+                duration_ms = (time.perf_counter() - started) * 1000
+                logger.info(self.line(scope, response, duration_ms, request_id.decode()))
+
+    def line(self, scope, response, duration_ms: float, request_id: str) -> str:
+        if self.log_format == "json":
+            return json_line(scope, response, duration_ms, request_id)
+        return text_line(scope, response, duration_ms, request_id)
+
+
+def json_line(scope, response, duration_ms: float, request_id: str) -> str:
+    entry = {
+        "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "method": scope["method"],
+        "path": scope["path"],
+        "status": response["status"],
+        "duration_ms": round(duration_ms, 2),
+        "request_id": request_id,
+        "client": _client(scope),
+    }
+    if scope["query_string"]:
+        entry["query"] = scope["query_string"].decode("latin-1")
+    if not response["complete"]:
+        entry["complete"] = False  # the client left, or the app failed, mid-response
+    return orjson.dumps(entry).decode()
+
+
+def text_line(scope, response, duration_ms: float, request_id: str) -> str:
+    target = scope["path"]
+    if scope["query_string"]:
+        target += "?" + scope["query_string"].decode("latin-1")
+    # The path is percent-decoded: escape what could break the line (%0A).
+    target = repr(target)[1:-1]
+    status = response["status"]
+    cut_short = "" if response["complete"] else " (cut short)"
+    return (
+        f'{_client(scope)} - "{scope["method"]} {target} HTTP/{scope["http_version"]}" '
+        f"{status} {REASONS.get(status, '')}{cut_short} {duration_ms:.1f} ms id={request_id}"
+    )
+
+
+REASONS = {status.value: status.phrase for status in HTTPStatus}
+
+
+def _client(scope) -> str:
+    client = scope.get("client")
+    return f"{client[0]}:{client[1]}" if client else "-"
+
+
+def wrap_outermost(app, log_format: str) -> None:
+    """Put AccessLog around all of app's middleware, Starlette's error
+    middleware included, so that its 500 answers carry the request id too."""
+    build_middleware_stack = app.build_middleware_stack
+    app.build_middleware_stack = lambda: AccessLog(build_middleware_stack(), log_format)
+
+
+def uvicorn_log_config(log_format: str) -> dict:
+    """uvicorn's logging set-up, plus the marketsvc.access logger on stdout.
+
+    uvicorn's own access log is switched off (uvicorn.run(access_log=False)),
+    since AccessLog writes the same line with a duration and a request id.
+    """
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["marketsvc_json"] = {"format": "%(message)s"}
+    config["handlers"]["marketsvc_access"] = {
+        "formatter": "marketsvc_json" if log_format == "json" else "default",
+        "class": "logging.StreamHandler",
+        "stream": "ext://sys.stdout",
+    }
+    config["loggers"]["marketsvc.access"] = {
+        "handlers": ["marketsvc_access"],
+        "level": "INFO",
+        "propagate": False,
+    }
+    return config
