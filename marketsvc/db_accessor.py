@@ -14,7 +14,17 @@ from typing import Any
 
 import anyio
 import anyio.lowlevel
-from sqlalchemy import Executable, Row, bindparam, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    func,
+    select,
+    tuple_,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import selectinload
@@ -26,6 +36,7 @@ from marketsvc.db.engine import (
     write_transaction,
 )
 from marketsvc.db.models import Address, Customer, Item, Order, OrderItem
+from marketsvc.db.unavailable import DatabaseUnavailable, leaves, unavailable_reason
 
 # Rows fetched from the cursor per round trip while streaming.
 STREAM_BATCH_ROWS = 2000
@@ -36,6 +47,25 @@ FAN_OUT_LIMIT = 4
 
 class NotFound(LookupError):
     """Something the request names does not exist; the message says what."""
+
+
+def one_error(group: BaseExceptionGroup) -> Exception | None:
+    """The error a request answers for, out of the many a TaskGroup collected.
+
+    A TaskGroup raises an ExceptionGroup, which no exception handler of the
+    app matches. A missing id is the client's mistake and stays so on retry,
+    so NotFound wins; next, the database being unavailable (a 503 that a
+    retry may fix). None for anything else: a bug, for the group to go up
+    whole (a 500).
+    """
+    errors = leaves(group)
+    for exc in errors:
+        if isinstance(exc, NotFound):
+            return exc
+    for exc in errors:
+        if reason := unavailable_reason(exc):
+            return DatabaseUnavailable(reason)
+    return None
 
 
 # --- the workshop's three helpers ------------------------------------------
@@ -85,33 +115,52 @@ async def execute_insert_query(
 
 
 async def stream_query(
-    statement: Executable, params: dict | None = None, *, batch_rows: int = STREAM_BATCH_ROWS
+    statement: Select,
+    params: dict | None = None,
+    *,
+    keys: Sequence[str],
+    batch_rows: int = STREAM_BATCH_ROWS,
 ) -> AsyncIterator[Sequence[Row]]:
-    """Yield the rows of a read in batches, from a server-side cursor.
+    """Yield the rows of a read in batches, one short query per batch.
 
-    Memory holds one batch at a time however large the result. The
-    connection stays checked out while the caller iterates and goes back to
-    the pool when the generator finishes or is closed.
+    `keys` names result columns that order the rows and tell any two apart
+    (the primary key, or a sort key ending in it). Each batch is the next
+    `batch_rows` rows after the last key seen (keyset paging), read on a
+    connection that goes back to the pool before the batch is handed out.
+    So a client that reads slowly, or not at all, holds no connection while
+    the response waits on it, memory holds one batch, and no transaction
+    stays open for the length of the stream. The price: a long stream is
+    not one snapshot; rows committed meanwhile appear if they sort after
+    the point already sent.
     """
-    conn = await get_engine().connect()
-    try:
-        result = await conn.stream(statement, params)
-        batches = result.partitions(batch_rows)
-        while batch := await uncancelled(anext(batches, None)):
+    columns = [statement.selected_columns[name] for name in keys]
+    ordered = statement.order_by(*columns).limit(batch_rows)
+    page = ordered
+    while True:
+        batch = await uncancelled(execute_query(page, params))
+        if batch:
             yield batch
-    finally:
-        # Shielded so that a cancelled stream (client gone) still returns
-        # its connection instead of abandoning it half-closed.
-        with anyio.CancelScope(shield=True):
-            await conn.close()
+        if len(batch) < batch_rows:
+            return
+        last = [getattr(batch[-1], name) for name in keys]
+        page = ordered.where(after_key(columns, last))
+
+
+def after_key(columns: Sequence[ColumnElement], values: Sequence[Any]) -> ColumnElement[bool]:
+    """Rows that sort after `values` by `columns` (all ascending)."""
+    if len(columns) == 1:
+        return columns[0] > values[0]
+    # A row-value comparison, (a, b) > (x, y), plus the same bound on the
+    # first column alone, which any index on that column can serve.
+    return and_(
+        columns[0] >= values[0], tuple_(*columns) > tuple_(*values, types=[c.type for c in columns])
+    )
 
 
 # --- customers ---------------------------------------------------------------
 
-CUSTOMERS = (
-    select(Customer.id, Customer.name, Address.flat_number, Address.post_code)
-    .join(Customer.address)
-    .order_by(Customer.id)
+CUSTOMERS = select(Customer.id, Customer.name, Address.flat_number, Address.post_code).join(
+    Customer.address
 )
 
 
@@ -124,7 +173,7 @@ def customer_json(row: Row) -> dict[str, Any]:
 
 
 def stream_customers() -> AsyncIterator[Sequence[Row]]:
-    return stream_query(CUSTOMERS)
+    return stream_query(CUSTOMERS, keys=["id"])
 
 
 async def customer_exists(customer_id: int) -> bool:
@@ -197,13 +246,12 @@ async def stream_orders_between(after: datetime, before: datetime) -> AsyncItera
     An order's lines can straddle two batches of rows, so the last order of
     each batch is held back until the next batch shows it is complete.
     """
-    statement = ORDER_LINES.where(Order.order_time.between(after, before)).order_by(
-        Order.order_time, Order.id, OrderItem.item_id
-    )
+    statement = ORDER_LINES.where(Order.order_time.between(after, before))
+    keys = ["order_time", "order_id", "item_id"]
     held: list[Row] = []
     # aclosing: when this generator is closed early (client gone), close the
     # inner one too, right away, so that its connection goes back to the pool.
-    async with aclosing(stream_query(statement)) as batches:
+    async with aclosing(stream_query(statement, keys=keys)) as batches:
         async for batch in batches:
             rows = held + list(batch)
             last_id = rows[-1].order_id
@@ -263,9 +311,15 @@ async def get_orders_total(order_ids: list[int]) -> list[dict[str, Any]]:
     try:
         async with asyncio.TaskGroup() as group:
             tasks = {order_id: group.create_task(total_of(order_id)) for order_id in unique_ids}
-    except* NotFound:
-        missing = await unknown_order_ids(unique_ids)
-        raise NotFound(f"unknown order ids: {missing}") from None
+    except ExceptionGroup as errors:
+        error = one_error(errors)
+        if error is None:
+            raise
+        if isinstance(error, NotFound):
+            # Name every missing id, not only the first task's.
+            missing = await unknown_order_ids(unique_ids)
+            raise NotFound(f"unknown order ids: {missing}") from None
+        raise error from errors
     return [{"order_id": i, "total": tasks[i].result()} for i in order_ids]
 
 
@@ -395,8 +449,16 @@ async def get_stats() -> dict[str, Any]:
         async with make_session() as session:
             return await query(session)
 
-    async with asyncio.TaskGroup() as group:
-        tasks = {name: group.create_task(in_own_session(query)) for name, query in STATS.items()}
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = {
+                name: group.create_task(in_own_session(query)) for name, query in STATS.items()
+            }
+    except ExceptionGroup as errors:
+        error = one_error(errors)
+        if error is None:
+            raise
+        raise error from errors
     return {name: task.result() for name, task in tasks.items()}
 
 

@@ -23,7 +23,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,6 +31,7 @@ from marketsvc import db_accessor, events, lifecycle, research
 from marketsvc.config import Settings
 from marketsvc.db.engine import close_database, get_sessionmaker, open_database
 from marketsvc.db.schema import init_db
+from marketsvc.db.unavailable import DatabaseUnavailable, unavailable_reason
 from marketsvc.schemas import (
     MAX_ID,
     CustomerOut,
@@ -49,6 +50,8 @@ from marketsvc.streaming import StreamedJSON, start_stream
 
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 MAX_BODY_BYTES = 1_000_000
+# What a 503 tells the client to wait before it tries again.
+RETRY_AFTER_SECONDS = 1
 
 # Routes live on a router, so that create_app can build fresh apps (tests).
 router = APIRouter()
@@ -352,20 +355,25 @@ def add_error_handlers(app: FastAPI) -> None:
     async def conflict(_request: Request, exc: db_accessor.Conflict) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=409)
 
+    # Pool exhaustion, a dropped or refused connection, a locked SQLite
+    # file: the request was fine, the database could not serve it now.
     @app.exception_handler(PoolTimeout)
-    async def pool_exhausted(_request: Request, _exc: PoolTimeout) -> JSONResponse:
-        return busy("all database connections are in use")
-
-    @app.exception_handler(OperationalError)
-    async def database_busy(_request: Request, exc: OperationalError) -> JSONResponse:
-        if "locked" in str(exc.orig) or "busy" in str(exc.orig):
-            return busy("the database is busy")
-        raise exc
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(OSError)
+    @app.exception_handler(DatabaseUnavailable)
+    async def database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+        reason = unavailable_reason(exc)
+        if reason is None:
+            raise exc
+        return busy(reason)
 
 
 def busy(reason: str) -> JSONResponse:
+    """503 with Retry-After: the database cannot serve the request right now."""
     return JSONResponse(
-        {"detail": f"{reason}; try again shortly"}, status_code=503, headers={"Retry-After": "1"}
+        {"detail": f"{reason}; try again shortly"},
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
 
 

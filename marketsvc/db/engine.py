@@ -46,6 +46,12 @@ def create_engine(
         options.update(
             pool_size=pool_size, max_overflow=POOL_MAX_OVERFLOW, pool_timeout=pool_timeout
         )
+        # A database server can drop pooled connections behind our back (a
+        # restart, pg_terminate_backend, an idle timeout). pool_pre_ping tests
+        # each one as it leaves the pool and quietly replaces a dead one, so
+        # the request that gets it never sees the error. A SQLite connection
+        # is a file handle that nothing outside can close: no ping there.
+        options.setdefault("pool_pre_ping", parsed.get_backend_name() != "sqlite")
     engine = create_async_engine(parsed, echo=echo, **options)
     if is_sqlite(engine):
         _configure_sqlite(engine)
