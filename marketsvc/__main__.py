@@ -96,7 +96,14 @@ def serve(settings: Settings) -> int:
     if problem:
         return fail(problem)
     print(f"Marketplace on http://{settings.host}:{settings.port}  (API docs at /docs)")
-    uvicorn.run("marketsvc.server:app", host=settings.host, port=settings.port)
+    uvicorn.run(
+        "marketsvc.server:app",
+        host=settings.host,
+        port=settings.port,
+        # A backstop: the app ends its own streams on SIGTERM, but a client
+        # that reads nothing keeps its socket open until this runs out.
+        timeout_graceful_shutdown=settings.shutdown_timeout,
+    )
     return 0
 
 

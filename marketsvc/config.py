@@ -26,6 +26,14 @@ class Settings:
     query_timeout: float = 30.0
     # Seconds of silence after which an event stream sends a keep-alive.
     sse_keepalive: float = 15.0
+    # Seconds a client may take to accept one chunk of a streamed response
+    # before the response is aborted.
+    send_timeout: float = 30.0
+    # After SIGTERM, seconds uvicorn waits for open connections to finish
+    # before it cancels what is left and shuts down anyway.
+    shutdown_timeout: float = 5.0
+    # Seconds GET /readyz waits for the database's answer.
+    ready_timeout: float = 2.0
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -41,6 +49,9 @@ class Settings:
             query_database_url=env.get("MARKETSVC_QUERY_DATABASE_URL") or None,
             query_timeout=_number(env, "MARKETSVC_QUERY_TIMEOUT", 30.0, float, 0.1, 3600),
             sse_keepalive=_number(env, "MARKETSVC_SSE_KEEPALIVE", 15.0, float, 0.05, 3600),
+            send_timeout=_number(env, "MARKETSVC_SEND_TIMEOUT", 30.0, float, 0.1, 3600),
+            shutdown_timeout=_number(env, "MARKETSVC_SHUTDOWN_TIMEOUT", 5.0, float, 0.1, 3600),
+            ready_timeout=_number(env, "MARKETSVC_READY_TIMEOUT", 2.0, float, 0.1, 60),
         )
 
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -40,6 +41,9 @@ from marketsvc.db.unavailable import DatabaseUnavailable, leaves, unavailable_re
 
 # Rows fetched from the cursor per round trip while streaming.
 STREAM_BATCH_ROWS = 2000
+# How many times in a row a stream that has begun waits Settings.pool_timeout
+# for a connection before it gives up (and is aborted).
+MIDSTREAM_POOL_WAITS = 6
 # How many order totals orders_total computes at once, each on its own
 # connection. Bounded so one request cannot take the whole pool.
 FAN_OUT_LIMIT = 4
@@ -135,15 +139,27 @@ async def stream_query(
     """
     columns = [statement.selected_columns[name] for name in keys]
     ordered = statement.order_by(*columns).limit(batch_rows)
-    page = ordered
+    # The first page fails fast (a 503, nothing sent yet); once the response
+    # has begun, a busy pool is waited out rather than cutting it short.
+    batch = await uncancelled(execute_query(ordered, params))
     while True:
-        batch = await uncancelled(execute_query(page, params))
         if batch:
             yield batch
         if len(batch) < batch_rows:
             return
         last = [getattr(batch[-1], name) for name in keys]
         page = ordered.where(after_key(columns, last))
+        batch = await uncancelled(patiently(execute_query, page, params))
+
+
+async def patiently(query, *args) -> Sequence[Row]:
+    """Run query(*args), waiting out up to MIDSTREAM_POOL_WAITS pool timeouts."""
+    for _ in range(MIDSTREAM_POOL_WAITS - 1):
+        try:
+            return await query(*args)
+        except PoolTimeout:
+            continue
+    return await query(*args)
 
 
 def after_key(columns: Sequence[ColumnElement], values: Sequence[Any]) -> ColumnElement[bool]:

@@ -27,7 +27,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from marketsvc import db_accessor, events, lifecycle, research
+from marketsvc import db_accessor, events, health, lifecycle, research
 from marketsvc.config import Settings
 from marketsvc.db.engine import close_database, get_sessionmaker, open_database
 from marketsvc.db.schema import init_db
@@ -95,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_size=MAX_BODY_BYTES,
     )
     app.include_router(router)
+    app.include_router(health.router)
     add_error_handlers(app)
     return app
 

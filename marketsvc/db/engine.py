@@ -10,7 +10,7 @@ import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -148,3 +148,9 @@ def get_sessionmaker() -> async_sessionmaker[AsyncSession]:
     if _sessionmaker is None:
         raise RuntimeError("the database is not open: call open_database() first")
     return _sessionmaker
+
+
+async def ping() -> None:
+    """Check out a connection and run SELECT 1 on it."""
+    async with single_statement(get_engine()).connect() as conn:
+        await conn.execute(text("SELECT 1"))
