@@ -39,7 +39,7 @@ from marketsvc.db.engine import (
 from marketsvc.db.models import Address, Customer, Item, Order, OrderItem
 from marketsvc.db.unavailable import DatabaseUnavailable, leaves, unavailable_reason
 
-# Rows fetched from the cursor per round trip while streaming.
+# Rows per page (one query each) while streaming.
 STREAM_BATCH_ROWS = 2000
 # How many times in a row a stream that has begun waits Settings.pool_timeout
 # for a connection before it gives up (and is aborted).
@@ -57,18 +57,20 @@ def one_error(group: BaseExceptionGroup) -> Exception | None:
     """The error a request answers for, out of the many a TaskGroup collected.
 
     A TaskGroup raises an ExceptionGroup, which no exception handler of the
-    app matches. A missing id is the client's mistake and stays so on retry,
-    so NotFound wins; next, the database being unavailable (a 503 that a
-    retry may fix). None for anything else: a bug, for the group to go up
-    whole (a 500).
+    app matches. Any error that is neither NotFound nor the database being
+    unavailable is a bug: None, and the whole group goes up (a 500). Else a
+    missing id wins, the client's mistake that a retry cannot fix; else the
+    database being unavailable (a 503 that a retry may fix).
     """
     errors = leaves(group)
+    reasons = [unavailable_reason(exc) for exc in errors]
+    pairs = zip(errors, reasons, strict=True)
+    if any(reason is None and not isinstance(exc, NotFound) for exc, reason in pairs):
+        return None
     for exc in errors:
         if isinstance(exc, NotFound):
             return exc
-    for exc in errors:
-        if reason := unavailable_reason(exc):
-            return DatabaseUnavailable(reason)
+    return DatabaseUnavailable(next(reason for reason in reasons if reason))
     return None
 
 

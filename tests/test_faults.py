@@ -1,4 +1,4 @@
-"""Faults: clients leaving mid-stream, errors mid-stream, more clients than connections.
+"""Faults: clients leaving mid-stream, errors mid-stream, a database that cannot serve.
 
 Each runs against a real uvicorn server in this process, so the tests can
 check what the server has left behind: checked-out connections in the pool
@@ -10,13 +10,17 @@ import dataclasses
 import json
 import socket
 import time
+from contextlib import contextmanager
 
 import httpx
 import pytest
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from marketsvc.db.engine import close_database, open_database
+from marketsvc.db.engine import POOL_MAX_OVERFLOW, close_database, open_database
 from marketsvc.db.schema import init_db
 from marketsvc.db.seed import seed
+from marketsvc.db.unavailable import DatabaseUnavailable
+from marketsvc.db_accessor import NotFound, one_error
 from tests.conftest import ThreadServer
 
 TOKEN = "fault-token"
@@ -149,3 +153,100 @@ def test_more_streams_than_connections_wait_or_get_a_clear_503(small_pool_server
             assert "connections" in response.json()["detail"]
     assert elapsed < 120, "clients hung"
     assert small_pool_server.settle(lambda: small_pool_server.checked_out() == 0)
+
+
+# --- the database unavailable: always a 503 with Retry-After, never a 500 ----
+
+
+@contextmanager
+def all_connections_taken(server: ThreadServer):
+    """Check out every connection of the server's pool until the block ends."""
+    from marketsvc.db.engine import get_engine
+
+    async def take(ready: asyncio.Event, release: asyncio.Event) -> None:
+        pool = get_engine().pool
+        held = [await get_engine().connect() for _ in range(pool.size() + POOL_MAX_OVERFLOW)]
+        ready.set()
+        await release.wait()
+        for conn in held:
+            await conn.close()
+
+    async def events():
+        return asyncio.Event(), asyncio.Event()
+
+    ready, release = asyncio.run_coroutine_threadsafe(events(), server.loop).result()
+    done = asyncio.run_coroutine_threadsafe(take(ready, release), server.loop)
+    asyncio.run_coroutine_threadsafe(ready.wait(), server.loop).result(timeout=20)
+    try:
+        yield
+    finally:
+        server.loop.call_soon_threadsafe(release.set)
+        done.result(timeout=20)
+
+
+# Every route that needs the database, with a request that is valid.
+DATABASE_ROUTES = [
+    ("GET", "/api/customers", None),
+    ("GET", "/api/orders/1", None),
+    ("GET", "/api/order_total/1", None),
+    ("POST", "/api/orders_total", {"orders": [1, 2, 3]}),
+    ("GET", "/api/orders_total", {"orders": [1, 2]}),
+    ("GET", "/api/orders_between_dates/2100-01-01/2000-01-01", None),
+    ("POST", "/api/add_new_order", {"customer_id": 1, "items": [{"id": 1, "quantity": 2}]}),
+    ("GET", "/api/stats", None),
+    ("GET", "/api/items", None),
+    ("POST", "/api/items", {"name": "Kettle", "price": 12.5}),
+    ("GET", "/api/events/orders?customer_id=1", None),
+]
+
+
+@pytest.fixture
+def exhaustible_server(settings):
+    """A server with one pooled connection (plus overflow) and a short wait for it."""
+    server = ThreadServer(dataclasses.replace(settings, pool_size=1, pool_timeout=0.3)).start()
+    yield server
+    server.stop()
+
+
+def assert_503(response: httpx.Response, reason: str) -> None:
+    assert response.status_code == 503, (response.request.url, response.text)
+    assert response.headers["retry-after"] == "1"
+    assert response.headers["content-type"] == "application/json"
+    assert reason in response.json()["detail"]
+
+
+def test_every_route_answers_503_while_the_pool_is_exhausted(exhaustible_server, snapshot):
+    before = snapshot()
+    with httpx.Client(base_url=exhaustible_server.url, timeout=20) as http:
+        with all_connections_taken(exhaustible_server):
+            for method, path, body in DATABASE_ROUTES:
+                response = http.request(method, path, json=body)
+                assert_503(response, "all database connections are in use")
+        assert snapshot() == before, "a 503 changed nothing"
+        # Connections back: every route works again.
+        for method, path, body in DATABASE_ROUTES:
+            response = http.request(method, path, json=body)
+            assert response.status_code in (200, 201), (path, response.text)
+
+
+def test_orders_total_with_an_unknown_id_and_no_connection_is_a_503(exhaustible_server):
+    # Every task of the TaskGroup fails; none may turn into a 500.
+    with httpx.Client(base_url=exhaustible_server.url, timeout=20) as http:
+        with all_connections_taken(exhaustible_server):
+            response = http.post("/api/orders_total", json={"orders": [1, 99999, 2]})
+            assert_503(response, "connections")
+        response = http.post("/api/orders_total", json={"orders": [1, 99999, 2]})
+        assert response.status_code == 404
+        assert response.json()["detail"] == "unknown order ids: [99999]"
+
+
+def test_a_taskgroup_answers_for_the_error_a_retry_cannot_fix():
+    not_found = NotFound("order 7 does not exist")
+    exhausted = PoolTimeout("QueuePool limit reached")
+    mixed = ExceptionGroup("tasks", [exhausted, ExceptionGroup("inner", [not_found])])
+    assert one_error(mixed) is not_found
+    only_pool = one_error(ExceptionGroup("tasks", [exhausted, PoolTimeout("again")]))
+    assert isinstance(only_pool, DatabaseUnavailable)
+    assert "connections are in use" in str(only_pool)
+    # A bug among them: nothing is picked, the whole group is a 500.
+    assert one_error(ExceptionGroup("tasks", [exhausted, ZeroDivisionError()])) is None
