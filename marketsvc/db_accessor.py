@@ -71,7 +71,6 @@ def one_error(group: BaseExceptionGroup) -> Exception | None:
         if isinstance(exc, NotFound):
             return exc
     return DatabaseUnavailable(next(reason for reason in reasons if reason))
-    return None
 
 
 # --- the workshop's three helpers ------------------------------------------
