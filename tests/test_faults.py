@@ -8,8 +8,11 @@ and tasks on its event loop.
 import asyncio
 import dataclasses
 import json
+import os
 import socket
+import threading
 import time
+import uuid
 from contextlib import contextmanager
 
 import httpx
@@ -184,20 +187,28 @@ def all_connections_taken(server: ThreadServer):
         done.result(timeout=20)
 
 
-# Every route that needs the database, with a request that is valid.
-DATABASE_ROUTES = [
-    ("GET", "/api/customers", None),
-    ("GET", "/api/orders/1", None),
-    ("GET", "/api/order_total/1", None),
-    ("POST", "/api/orders_total", {"orders": [1, 2, 3]}),
-    ("GET", "/api/orders_total", {"orders": [1, 2]}),
-    ("GET", "/api/orders_between_dates/2100-01-01/2000-01-01", None),
-    ("POST", "/api/add_new_order", {"customer_id": 1, "items": [{"id": 1, "quantity": 2}]}),
-    ("GET", "/api/stats", None),
-    ("GET", "/api/items", None),
-    ("POST", "/api/items", {"name": "Kettle", "price": 12.5}),
-    ("GET", "/api/events/orders?customer_id=1", None),
-]
+def database_routes() -> list[tuple[str, str, dict | None]]:
+    """Every route that needs the database, with a valid request (a new item name each time)."""
+    return [
+        ("GET", "/api/customers", None),
+        ("GET", "/api/orders/1", None),
+        ("GET", "/api/order_total/1", None),
+        ("POST", "/api/orders_total", {"orders": [1, 2, 3]}),
+        ("GET", "/api/orders_total", {"orders": [1, 2]}),
+        ("GET", "/api/orders_between_dates/2100-01-01/2000-01-01", None),
+        ("POST", "/api/add_new_order", {"customer_id": 1, "items": [{"id": 1, "quantity": 2}]}),
+        ("GET", "/api/stats", None),
+        ("GET", "/api/items", None),
+        ("POST", "/api/items", {"name": f"Kettle {uuid.uuid4().hex[:8]}", "price": 12.5}),
+        ("GET", "/api/events/orders?customer_id=1", None),
+    ]
+
+
+STREAMED_ROUTES = {
+    "/api/customers",
+    "/api/orders_between_dates/2100-01-01/2000-01-01",
+    "/api/events/orders?customer_id=1",
+}
 
 
 @pytest.fixture
@@ -219,12 +230,12 @@ def test_every_route_answers_503_while_the_pool_is_exhausted(exhaustible_server,
     before = snapshot()
     with httpx.Client(base_url=exhaustible_server.url, timeout=20) as http:
         with all_connections_taken(exhaustible_server):
-            for method, path, body in DATABASE_ROUTES:
+            for method, path, body in database_routes():
                 response = http.request(method, path, json=body)
                 assert_503(response, "all database connections are in use")
         assert snapshot() == before, "a 503 changed nothing"
         # Connections back: every route works again.
-        for method, path, body in DATABASE_ROUTES:
+        for method, path, body in database_routes():
             response = http.request(method, path, json=body)
             assert response.status_code in (200, 201), (path, response.text)
 
@@ -250,3 +261,102 @@ def test_a_taskgroup_answers_for_the_error_a_retry_cannot_fix():
     assert "connections are in use" in str(only_pool)
     # A bug among them: nothing is picked, the whole group is a 500.
     assert one_error(ExceptionGroup("tasks", [exhausted, ZeroDivisionError()])) is None
+
+
+def terminate_backends(database_url: str) -> int:
+    """PostgreSQL: drop every connection to the test's database, as a restart would."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
+    from tests.conftest import PG_ENV
+
+    async def terminate() -> int:
+        admin = create_async_engine(os.environ[PG_ENV], poolclass=NullPool)
+        try:
+            async with admin.connect() as conn:
+                result = await conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = :name AND pid <> pg_backend_pid()"
+                    ),
+                    {"name": make_url(database_url).database},
+                )
+                return len(result.all())
+        finally:
+            await admin.dispose()
+
+    return asyncio.run(terminate())
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_after_the_database_drops_its_connections_the_next_request_works(database_url, settings):
+    server = ThreadServer(dataclasses.replace(settings, query_token=TOKEN)).start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=20) as http:
+            for _ in range(3):
+                # Fill the pool with connections, then have PostgreSQL kill them all.
+                for method, path, body in database_routes():
+                    http.request(method, path, json=body)
+                assert terminate_backends(database_url) > 0
+                for method, path, body in database_routes():
+                    response = http.request(method, path, json=body)
+                    assert response.status_code in (200, 201), (path, response.text)
+                query = http.post("/api/query", json={"query": "SELECT 1 AS ok"}, headers=AUTH)
+                assert query.json() == [{"ok": 1}]
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_connections_dropped_mid_request_are_503_never_500(database_url, settings):
+    """Kill the service's connections over and over while requests run."""
+    server = ThreadServer(settings).start()
+    stop = threading.Event()
+
+    def keep_terminating() -> None:
+        while not stop.is_set():
+            terminate_backends(database_url)
+            time.sleep(0.02)
+
+    async def hammer() -> list[tuple[str, int | str, str]]:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+
+            async def one(method: str, path: str, body) -> tuple[str, int | str, str]:
+                try:
+                    response = await http.request(method, path, json=body)
+                except httpx.RemoteProtocolError:
+                    return path, "aborted", ""
+                if response.status_code == 503:
+                    assert response.headers["retry-after"] == "1"
+                    assert response.json()["detail"]
+                return path, response.status_code, response.text
+
+            requests = [
+                one(method, path, body)
+                for method, path, body in database_routes() * 8
+                if method == "GET" or path == "/api/orders_total"
+            ]
+            return await asyncio.gather(*requests)
+
+    killer = threading.Thread(target=keep_terminating)
+    killer.start()
+    try:
+        responses = asyncio.run(hammer())
+    finally:
+        stop.set()
+        killer.join()
+    try:
+        for path, status, text in responses:
+            if status == "aborted":
+                # Only a stream can be cut short: its 200 had already gone out.
+                assert path in STREAMED_ROUTES, path
+            else:
+                assert status in (200, 503), (path, status, text)
+        # And once the database leaves it alone, everything works again.
+        for method, path, body in database_routes():
+            response = httpx.request(method, server.url + path, json=body, timeout=20)
+            assert response.status_code in (200, 201), (path, response.text)
+    finally:
+        server.stop()

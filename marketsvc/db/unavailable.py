@@ -38,6 +38,8 @@ def unavailable_reason(exc: BaseException) -> str | None:
         # pg_terminate_backend); SQLAlchemy has dropped it from the pool.
         return "the connection to the database was lost"
     if exc.statement is None:
+        # Not a statement that failed: connecting did, or ending a
+        # transaction on a connection that had just broken.
         return "cannot connect to the database"
     sqlstate = getattr(exc.orig, "sqlstate", None) or ""
     if sqlstate.startswith(_PG_UNAVAILABLE):
