@@ -6,6 +6,7 @@ safe to call from many tasks at once.
 """
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import aclosing
 from datetime import UTC, datetime
@@ -41,9 +42,9 @@ from marketsvc.db.unavailable import DatabaseUnavailable, leaves, unavailable_re
 
 # Rows per page (one query each) while streaming.
 STREAM_BATCH_ROWS = 2000
-# How many times in a row a stream that has begun waits Settings.pool_timeout
-# for a connection before it gives up (and is aborted).
-MIDSTREAM_POOL_WAITS = 6
+# Seconds a stream that has begun keeps asking a busy pool for a connection
+# (Settings.pool_timeout at a time) before it gives up and is aborted.
+MIDSTREAM_PATIENCE = 60.0
 # How many order totals orders_total computes at once, each on its own
 # connection. Bounded so one request cannot take the whole pool.
 FAN_OUT_LIMIT = 4
@@ -154,13 +155,14 @@ async def stream_query(
 
 
 async def patiently(query, *args) -> Sequence[Row]:
-    """Run query(*args), waiting out up to MIDSTREAM_POOL_WAITS pool timeouts."""
-    for _ in range(MIDSTREAM_POOL_WAITS - 1):
+    """Run query(*args), waiting out pool timeouts for up to MIDSTREAM_PATIENCE s."""
+    deadline = time.monotonic() + MIDSTREAM_PATIENCE
+    while True:
         try:
             return await query(*args)
         except PoolTimeout:
-            continue
-    return await query(*args)
+            if time.monotonic() > deadline:
+                raise
 
 
 def after_key(columns: Sequence[ColumnElement], values: Sequence[Any]) -> ColumnElement[bool]:
