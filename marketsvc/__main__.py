@@ -121,7 +121,8 @@ def serve(settings: Settings) -> int:
         # X-Forwarded-For/-Proto, but only when the proxy itself sent them.
         proxy_headers=settings.proxy_headers,
         forwarded_allow_ips=settings.forwarded_allow_ips,
-        # After SIGTERM, open requests get this long before they are cut off.
+        # A backstop: the app ends its own streams on SIGTERM, but a client
+        # that reads nothing keeps its socket open until this runs out.
         timeout_graceful_shutdown=settings.shutdown_timeout,
         access_log=False,  # marketsvc.access_log writes one line per request instead
         log_config=uvicorn_log_config(settings.access_log),

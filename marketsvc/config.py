@@ -59,6 +59,11 @@ class Settings(BaseModel):
     forwarded_allow_ips: str = "127.0.0.1"
     # Seconds that open connections get to finish after SIGTERM.
     shutdown_timeout: float = Field(5.0, ge=0, le=3600)
+    # A streamed response whose client takes no chunk for this long is
+    # aborted, so a reader that stopped cannot hold its resources for ever.
+    send_timeout: float = Field(30.0, ge=0.1, le=3600)
+    # GET /readyz: how long the database ping may take before "not ready".
+    ready_timeout: float = Field(2.0, ge=0.1, le=60)
 
     @classmethod
     def from_env(cls) -> "Settings":

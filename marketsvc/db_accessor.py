@@ -6,6 +6,7 @@ safe to call from many tasks at once.
 """
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import aclosing
 from datetime import UTC, datetime
@@ -14,8 +15,19 @@ from typing import Any
 
 import anyio
 import anyio.lowlevel
-from sqlalchemy import Executable, Row, bindparam, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    func,
+    select,
+    tuple_,
+)
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -28,9 +40,13 @@ from marketsvc.db.engine import (
     write_transaction,
 )
 from marketsvc.db.models import Address, Customer, Item, Order, OrderItem
+from marketsvc.db.unavailable import DatabaseUnavailable, leaves, unavailable_reason
 
-# Rows fetched from the cursor per round trip while streaming.
+# Rows per page (one query each) while streaming.
 STREAM_BATCH_ROWS = 2000
+# Seconds a stream that has begun keeps asking a busy pool for a connection
+# (Settings.pool_timeout at a time) before it gives up and is aborted.
+MIDSTREAM_PATIENCE = 60.0
 # How many order totals orders_total computes at once, each on its own
 # connection. Bounded so one request cannot take the whole pool.
 FAN_OUT_LIMIT = 4
@@ -38,6 +54,26 @@ FAN_OUT_LIMIT = 4
 
 class NotFound(LookupError):
     """Something the request names does not exist; the message says what."""
+
+
+def one_error(group: BaseExceptionGroup) -> Exception | None:
+    """The error a request answers for, out of the many a TaskGroup collected.
+
+    A TaskGroup raises an ExceptionGroup, which no exception handler of the
+    app matches. Any error that is neither NotFound nor the database being
+    unavailable is a bug: None, and the whole group goes up (a 500). Else a
+    missing id wins, the client's mistake that a retry cannot fix; else the
+    database being unavailable (a 503 that a retry may fix).
+    """
+    errors = leaves(group)
+    reasons = [unavailable_reason(exc) for exc in errors]
+    pairs = zip(errors, reasons, strict=True)
+    if any(reason is None and not isinstance(exc, NotFound) for exc, reason in pairs):
+        return None
+    for exc in errors:
+        if isinstance(exc, NotFound):
+            return exc
+    return DatabaseUnavailable(next(reason for reason in reasons if reason))
 
 
 # --- the workshop's three helpers ------------------------------------------
@@ -87,33 +123,65 @@ async def execute_insert_query(
 
 
 async def stream_query(
-    statement: Executable, params: dict | None = None, *, batch_rows: int = STREAM_BATCH_ROWS
+    statement: Select,
+    params: dict | None = None,
+    *,
+    keys: Sequence[str],
+    batch_rows: int = STREAM_BATCH_ROWS,
 ) -> AsyncIterator[Sequence[Row]]:
-    """Yield the rows of a read in batches, from a server-side cursor.
+    """Yield the rows of a read in batches, one short query per batch.
 
-    Memory holds one batch at a time however large the result. The
-    connection stays checked out while the caller iterates and goes back to
-    the pool when the generator finishes or is closed.
+    `keys` names result columns that order the rows and tell any two apart
+    (the primary key, or a sort key ending in it). Each batch is the next
+    `batch_rows` rows after the last key seen (keyset paging), read on a
+    connection that goes back to the pool before the batch is handed out.
+    So a client that reads slowly, or not at all, holds no connection while
+    the response waits on it, memory holds one batch, and no transaction
+    stays open for the length of the stream. The price: a long stream is
+    not one snapshot; rows committed meanwhile appear if they sort after
+    the point already sent.
     """
-    conn = await get_engine().connect()
-    try:
-        result = await conn.stream(statement, params)
-        batches = result.partitions(batch_rows)
-        while batch := await uncancelled(anext(batches, None)):
+    columns = [statement.selected_columns[name] for name in keys]
+    ordered = statement.order_by(*columns).limit(batch_rows)
+    # The first page fails fast (a 503, nothing sent yet); once the response
+    # has begun, a busy pool is waited out rather than cutting it short.
+    batch = await uncancelled(execute_query(ordered, params))
+    while True:
+        if batch:
             yield batch
-    finally:
-        # Shielded so that a cancelled stream (client gone) still returns
-        # its connection instead of abandoning it half-closed.
-        with anyio.CancelScope(shield=True):
-            await conn.close()
+        if len(batch) < batch_rows:
+            return
+        last = [getattr(batch[-1], name) for name in keys]
+        page = ordered.where(after_key(columns, last))
+        batch = await uncancelled(patiently(execute_query, page, params))
+
+
+async def patiently(query, *args) -> Sequence[Row]:
+    """Run query(*args), waiting out pool timeouts for up to MIDSTREAM_PATIENCE s."""
+    deadline = time.monotonic() + MIDSTREAM_PATIENCE
+    while True:
+        try:
+            return await query(*args)
+        except PoolTimeout:
+            if time.monotonic() > deadline:
+                raise
+
+
+def after_key(columns: Sequence[ColumnElement], values: Sequence[Any]) -> ColumnElement[bool]:
+    """Rows that sort after `values` by `columns` (all ascending)."""
+    if len(columns) == 1:
+        return columns[0] > values[0]
+    # A row-value comparison, (a, b) > (x, y), plus the same bound on the
+    # first column alone, which any index on that column can serve.
+    return and_(
+        columns[0] >= values[0], tuple_(*columns) > tuple_(*values, types=[c.type for c in columns])
+    )
 
 
 # --- customers ---------------------------------------------------------------
 
-CUSTOMERS = (
-    select(Customer.id, Customer.name, Address.flat_number, Address.post_code)
-    .join(Customer.address)
-    .order_by(Customer.id)
+CUSTOMERS = select(Customer.id, Customer.name, Address.flat_number, Address.post_code).join(
+    Customer.address
 )
 
 
@@ -126,7 +194,7 @@ def customer_json(row: Row) -> dict[str, Any]:
 
 
 def stream_customers() -> AsyncIterator[Sequence[Row]]:
-    return stream_query(CUSTOMERS)
+    return stream_query(CUSTOMERS, keys=["id"])
 
 
 async def customer_exists(customer_id: int) -> bool:
@@ -199,13 +267,12 @@ async def stream_orders_between(after: datetime, before: datetime) -> AsyncItera
     An order's lines can straddle two batches of rows, so the last order of
     each batch is held back until the next batch shows it is complete.
     """
-    statement = ORDER_LINES.where(Order.order_time.between(after, before)).order_by(
-        Order.order_time, Order.id, OrderItem.item_id
-    )
+    statement = ORDER_LINES.where(Order.order_time.between(after, before))
+    keys = ["order_time", "order_id", "item_id"]
     held: list[Row] = []
     # aclosing: when this generator is closed early (client gone), close the
     # inner one too, right away, so that its connection goes back to the pool.
-    async with aclosing(stream_query(statement)) as batches:
+    async with aclosing(stream_query(statement, keys=keys)) as batches:
         async for batch in batches:
             rows = held + list(batch)
             last_id = rows[-1].order_id
@@ -265,9 +332,15 @@ async def get_orders_total(order_ids: list[int]) -> list[dict[str, Any]]:
     try:
         async with asyncio.TaskGroup() as group:
             tasks = {order_id: group.create_task(total_of(order_id)) for order_id in unique_ids}
-    except* NotFound:
-        missing = await unknown_order_ids(unique_ids)
-        raise NotFound(f"unknown order ids: {missing}") from None
+    except ExceptionGroup as errors:
+        error = one_error(errors)
+        if error is None:
+            raise
+        if isinstance(error, NotFound):
+            # Name every missing id, not only the first task's.
+            missing = await unknown_order_ids(unique_ids)
+            raise NotFound(f"unknown order ids: {missing}") from None
+        raise error from errors
     return [{"order_id": i, "total": tasks[i].result()} for i in order_ids]
 
 
@@ -430,8 +503,16 @@ async def get_stats() -> dict[str, Any]:
         async with make_session() as session:
             return await query(session)
 
-    async with asyncio.TaskGroup() as group:
-        tasks = {name: group.create_task(in_own_session(query)) for name, query in STATS.items()}
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = {
+                name: group.create_task(in_own_session(query)) for name, query in STATS.items()
+            }
+    except ExceptionGroup as errors:
+        error = one_error(errors)
+        if error is None:
+            raise
+        raise error from errors
     return {name: task.result() for name, task in tasks.items()}
 
 

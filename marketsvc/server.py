@@ -24,15 +24,16 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from marketsvc import access_log, db_accessor, events, idempotency, lifecycle, research
+from marketsvc import access_log, db_accessor, events, health, idempotency, lifecycle, research
 from marketsvc.body_limit import BodyLimitMiddleware
 from marketsvc.config import Settings
 from marketsvc.db.engine import close_database, get_sessionmaker, open_database
 from marketsvc.db.startup import prepare_database
+from marketsvc.db.unavailable import DatabaseUnavailable, unavailable_reason
 from marketsvc.schemas import (
     MAX_ID,
     CountText,
@@ -54,6 +55,8 @@ from marketsvc.strict_json import StrictJSONRoute
 
 IdPath = Annotated[IdText, Path(ge=1, le=MAX_ID)]
 MAX_BODY_BYTES = 1_000_000
+# What a 503 tells the client to wait before it tries again.
+RETRY_AFTER_SECONDS = 1
 
 # Routes live on a router, so that create_app can build fresh apps (tests).
 # StrictJSONRoute: every JSON body is parsed strictly (see strict_json.py).
@@ -95,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # before anyone parses it, instead of stalling the event loop.
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
     app.include_router(router)
+    app.include_router(health.router)
     add_error_handlers(app)
     access_log.wrap_outermost(app, settings.access_log)
     return app
@@ -420,28 +424,25 @@ def add_error_handlers(app: FastAPI) -> None:
     async def conflict(_request: Request, exc: db_accessor.Conflict) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=409)
 
+    # Pool exhaustion, a dropped or refused connection, a locked SQLite
+    # file: the request was fine, the database could not serve it now.
     @app.exception_handler(PoolTimeout)
-    async def pool_exhausted(_request: Request, _exc: PoolTimeout) -> JSONResponse:
-        return busy("all database connections are in use")
-
     @app.exception_handler(DBAPIError)
-    async def no_free_connection(_request: Request, exc: DBAPIError) -> JSONResponse:
-        # PostgreSQL refuses a connection beyond max_connections (or a role's
-        # or database's connection limit) with SQLSTATE 53300.
-        if getattr(exc.orig, "sqlstate", None) == "53300":
-            return busy("the database accepts no more connections")
-        raise exc
-
-    @app.exception_handler(OperationalError)
-    async def database_busy(_request: Request, exc: OperationalError) -> JSONResponse:
-        if "locked" in str(exc.orig) or "busy" in str(exc.orig):
-            return busy("the database is busy")
-        raise exc
+    @app.exception_handler(OSError)
+    @app.exception_handler(DatabaseUnavailable)
+    async def database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+        reason = unavailable_reason(exc)
+        if reason is None:
+            raise exc
+        return busy(reason)
 
 
 def busy(reason: str) -> JSONResponse:
+    """503 with Retry-After: the database cannot serve the request right now."""
     return JSONResponse(
-        {"detail": f"{reason}; try again shortly"}, status_code=503, headers={"Retry-After": "1"}
+        {"detail": f"{reason}; try again shortly"},
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
 
 

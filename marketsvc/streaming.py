@@ -9,6 +9,18 @@ Two rules make a stream safe to serve:
 2. The connection behind the generator lives exactly as long as the stream.
    `StreamedJSON` closes the generator when the response ends, whether the
    body was sent, the client went away, or sending failed.
+
+And two rules keep a stream from outliving its welcome:
+
+3. A client that stops reading gets SEND_TIMEOUT seconds per chunk, then the
+   response is aborted (the service's own streams hold no connection while
+   they wait, see db_accessor.stream_query; /api/query's does).
+4. On shutdown (SIGTERM) every stream is aborted at once, so that the server
+   can exit.
+
+Aborted means the connection is closed before the closing `]` and before
+the end of the chunked body: a client can never mistake a stream cut short
+for a complete JSON array.
 """
 
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -18,11 +30,19 @@ from typing import Any
 import anyio
 import orjson
 from starlette.responses import StreamingResponse
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from marketsvc import lifecycle
 
 # Send the body in pieces of about this size: big enough that per-write
 # overhead does not matter, small enough that memory stays flat.
 CHUNK_BYTES = 64 * 1024
+# Seconds a client may take to accept one chunk (Settings.send_timeout).
+SEND_TIMEOUT = 30.0
+
+
+class StreamAborted(Exception):
+    """A streamed response was cut short; the message says why."""
 
 
 def _default(value: Any) -> Any:
@@ -103,10 +123,28 @@ class StreamedJSON(StreamingResponse):
         self._stream = stream
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        settings = getattr(scope["app"].state, "settings", None)
+        timeout = settings.send_timeout if settings else SEND_TIMEOUT
+
+        complete = False
+
+        async def send_in_time(message: Message) -> None:
+            nonlocal complete
+            # uvicorn's send waits while the socket's buffers are full,
+            # that is, for as long as the client does not read.
+            with anyio.move_on_after(timeout) as waited:
+                await send(message)
+            if waited.cancelled_caught:
+                raise StreamAborted(f"the client read nothing for {timeout:g} s")
+            complete = message["type"] == "http.response.body" and not message.get("more_body")
+
         try:
-            await super().__call__(scope, receive, send)
+            with lifecycle.cancelled_on_shutdown() as shutdown:
+                await super().__call__(scope, receive, send_in_time)
         finally:
             # Shielded: closing must finish (and return the connection to
             # the pool) even when this task is being cancelled.
             with anyio.CancelScope(shield=True):
                 await self._stream.aclose()
+        if shutdown.cancelled_caught and not complete:
+            raise StreamAborted("the server is shutting down")

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -52,6 +52,12 @@ def create_engine(
     in_memory = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
     if not in_memory and "poolclass" not in options:
         options.update(pool_size=pool_size, max_overflow=pool_overflow, pool_timeout=pool_timeout)
+        # A database server can drop pooled connections behind our back (a
+        # restart, pg_terminate_backend, an idle timeout). pool_pre_ping tests
+        # each one as it leaves the pool and quietly replaces a dead one, so
+        # the request that gets it never sees the error. A SQLite connection
+        # is a file handle that nothing outside can close: no ping there.
+        options.setdefault("pool_pre_ping", parsed.get_backend_name() != "sqlite")
     if behind_transaction_pooler(parsed):
         options["connect_args"] = {**POOLER_CONNECT_ARGS, **options.get("connect_args", {})}
     engine = create_async_engine(parsed, echo=echo, **options)
@@ -206,3 +212,9 @@ def get_sessionmaker() -> async_sessionmaker[AsyncSession]:
     if _sessionmaker is None:
         raise RuntimeError("the database is not open: call open_database() first")
     return _sessionmaker
+
+
+async def ping() -> None:
+    """Check out a connection and run SELECT 1 on it."""
+    async with single_statement(get_engine()).connect() as conn:
+        await conn.execute(text("SELECT 1"))
