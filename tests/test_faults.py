@@ -213,7 +213,7 @@ STREAMED_ROUTES = {
 @pytest.fixture
 def exhaustible_server(settings):
     """A server with one pooled connection (plus overflow) and a short wait for it."""
-    server = ThreadServer(dataclasses.replace(settings, pool_size=1, pool_timeout=0.3)).start()
+    server = ThreadServer(settings.replace(pool_size=1, pool_timeout=0.3)).start()
     yield server
     server.stop()
 
@@ -291,7 +291,7 @@ def terminate_backends(database_url: str) -> int:
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_after_the_database_drops_its_connections_the_next_request_works(database_url, settings):
-    server = ThreadServer(dataclasses.replace(settings, query_token=TOKEN)).start()
+    server = ThreadServer(settings.replace(query_token=TOKEN)).start()
     try:
         with httpx.Client(base_url=server.url, timeout=20) as http:
             for _ in range(3):

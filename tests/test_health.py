@@ -1,7 +1,6 @@
 """GET /healthz (the process) and GET /readyz (the process and its database)."""
 
 import asyncio
-import dataclasses
 import os
 import time
 
@@ -19,7 +18,7 @@ from tests.test_faults import all_connections_taken
 
 @pytest.fixture
 def server(settings):
-    settings = dataclasses.replace(settings, pool_size=1, pool_timeout=5, ready_timeout=0.5)
+    settings = settings.replace(pool_size=1, pool_timeout=5, ready_timeout=0.5)
     server = ThreadServer(settings).start()
     yield server
     server.stop()

@@ -9,6 +9,7 @@ PostgreSQL refuses to run as root; when the tests run as root they start it
 as the `postgres` user.
 """
 
+import asyncio
 import glob
 import os
 import pwd
@@ -21,15 +22,20 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.common import free_port
 from marketsvc.config import Settings
-from marketsvc.research import READER_ROLE
+from marketsvc.db.schema import TABLES
 from marketsvc.server import create_app
 
 pytestmark = pytest.mark.slow
 
 TOKEN = "replica-test-token"
+# The operator's reader login: made on the primary, it reaches the standby
+# with the rest of the data. The service refuses a superuser for research.
+READER = "replica_reader"
 
 
 def _postgres_program(name: str) -> str | None:
@@ -122,12 +128,24 @@ def eventually(check, timeout: float = 15):
         time.sleep(0.2)
 
 
+async def create_reader(url: str) -> None:
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(f"CREATE ROLE {READER} LOGIN"))
+            await conn.execute(text(f"GRANT SELECT ON {', '.join(TABLES)} TO {READER}"))
+    finally:
+        await engine.dispose()
+
+
 def test_research_queries_run_on_the_replica(clusters):
-    settings = Settings(
-        database_url=clusters.url(clusters.primary_port),
-        query_database_url=clusters.url(clusters.replica_port),
-        query_token=TOKEN,
-    )
+    primary = clusters.url(clusters.primary_port)
+    # A first start creates the schema, so that the reader can be granted it.
+    with TestClient(create_app(Settings(database_url=primary))):
+        pass
+    asyncio.run(create_reader(primary))
+    replica = clusters.url(clusters.replica_port).replace("postgres@", f"{READER}@")
+    settings = Settings(database_url=primary, query_database_url=replica, query_token=TOKEN)
     with TestClient(create_app(settings)) as client:
 
         def orders_on_replica() -> int | None:
@@ -137,7 +155,7 @@ def test_research_queries_run_on_the_replica(clusters):
         # The schema and sample data were created on the primary at start-up.
         assert eventually(lambda: orders_on_replica() == 3)
         where = ask(client, "SELECT pg_is_in_recovery() AS standby, current_user AS who").json()
-        assert where == [{"standby": True, "who": READER_ROLE}]
+        assert where == [{"standby": True, "who": READER}]
 
         body = {"customer_id": 3, "items": [{"id": 4, "quantity": 2}]}
         assert client.post("/api/add_new_order", json=body).status_code == 201
