@@ -8,13 +8,14 @@ safe to call from many tasks at once.
 import asyncio
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import aclosing
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import anyio
 import anyio.lowlevel
-from sqlalchemy import Executable, Row, bindparam, func, select
+from sqlalchemy import Executable, Row, Text, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import selectinload
@@ -280,6 +281,7 @@ async def add_new_order(customer_id: int, items: list[tuple[int, int]]) -> int:
     """
     item_ids = [item_id for item_id, _ in items]
     async with write_transaction() as conn:
+        await announce_order(conn)
         customer = await conn.scalar(select(Customer.id).where(Customer.id == customer_id))
         if customer is None:
             raise NotFound(f"customer {customer_id} does not exist")
@@ -328,23 +330,89 @@ def order_json(order: Order) -> dict[str, Any]:
     }
 
 
-async def orders_after(
-    session: AsyncSession, after_id: int, customer_id: int | None, limit: int
-) -> list[dict[str, Any]]:
-    """The next `limit` orders with id > after_id, oldest id first."""
-    statement = (
-        select(Order)
-        .where(Order.id > after_id)
-        .order_by(Order.id)
-        .limit(limit)
-        # Two more queries load every order's items and their Item rows:
-        # nothing is loaded lazily later, which async code could not do.
-        .options(selectinload(Order.items).selectinload(OrderItem.item))
-    )
-    if customer_id is not None:
-        statement = statement.where(Order.customer_id == customer_id)
-    orders = (await session.scalars(statement)).all()
-    return [order_json(order) for order in orders]
+# --- the order feed (GET /api/events/orders) ---------------------------------
+# Order ids come from a sequence before commit, so on PostgreSQL an order
+# with a lower id can commit after one with a higher id. A reader of the
+# feed therefore needs to know, besides the orders, which transactions were
+# still running when it read: see marketsvc/feed.py for the rule.
+
+ORDERS_CHANNEL = "marketsvc_orders"
+
+
+async def announce_order(conn: AsyncConnection) -> None:
+    """First statement of a transaction that writes an order: tell the feed.
+
+    On PostgreSQL the notification goes out when (and only if) the
+    transaction commits. pg_current_xact_id() gives the transaction its id
+    now, before the INSERT draws an order id from the sequence: a reader
+    that sees this transaction running therefore knows it may still commit
+    a lower id than those already visible. On SQLite, which writes one
+    transaction at a time, ids commit in order and there is nothing to do.
+    """
+    if conn.dialect.name == "postgresql":
+        await conn.execute(select(func.pg_current_xact_id(), func.pg_notify(ORDERS_CHANNEL, "")))
+
+
+@dataclass(frozen=True)
+class FeedRead:
+    """What one read of the feed saw, all in one snapshot of the database."""
+
+    order_ids: list[int]  # committed order ids > after (any customer), ascending
+    orders: list[dict[str, Any]]  # those of them that match the customer filter
+    latest_id: int  # the highest committed order id (0: none)
+    running: frozenset[int]  # PostgreSQL transactions in progress (SQLite: none)
+
+
+def running_transactions(snapshot: str) -> frozenset[int]:
+    """The in-progress transaction ids of a pg_snapshot ('xmin:xmax:xip,...')."""
+    in_progress = snapshot.split(":")[2]
+    return frozenset(int(xid) for xid in in_progress.split(",") if xid)
+
+
+async def read_orders_after(after_id: int, customer_id: int | None, limit: int) -> FeedRead:
+    """The next `limit` committed orders with id > after_id, and what was running.
+
+    One read-only transaction, REPEATABLE READ on PostgreSQL, so that the
+    snapshot, the ids and the orders all describe the same moment.
+    """
+    async with get_sessionmaker()() as session:
+        if session.bind.dialect.name == "postgresql":
+            one_snapshot = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+            await session.connection(execution_options=one_snapshot)
+            snapshot, latest = (
+                await session.execute(
+                    select(func.pg_current_snapshot().cast(Text), func.max(Order.id))
+                )
+            ).one()
+            running = running_transactions(snapshot)
+        else:
+            latest = await session.scalar(select(func.max(Order.id)))
+            running = frozenset()
+        ids = select(Order.id).where(Order.id > after_id).order_by(Order.id).limit(limit)
+        order_ids = list(await session.scalars(ids))
+        orders = []
+        if order_ids:
+            statement = (
+                select(Order)
+                .where(Order.id.between(order_ids[0], order_ids[-1]))
+                .order_by(Order.id)
+                # Two more queries load every order's items and their Item
+                # rows: nothing is loaded lazily later, which async code
+                # could not do.
+                .options(selectinload(Order.items).selectinload(OrderItem.item))
+            )
+            if customer_id is not None:
+                statement = statement.where(Order.customer_id == customer_id)
+            orders = [order_json(order) for order in (await session.scalars(statement)).all()]
+    return FeedRead(order_ids, orders, latest or 0, running)
+
+
+async def latest_order_id(conn: AsyncConnection | None = None) -> int:
+    """The highest committed order id, 0 when there are none (one cheap statement)."""
+    if conn is None:
+        rows = await execute_query(select(func.max(Order.id)))
+        return rows[0][0] or 0
+    return await conn.scalar(select(func.max(Order.id))) or 0
 
 
 async def count_customers(session: AsyncSession) -> int:
