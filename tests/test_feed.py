@@ -146,6 +146,35 @@ def test_an_order_committed_after_a_higher_id_is_not_skipped(database_url, feed_
 
 
 @postgres_only
+def test_a_long_transaction_that_writes_no_orders_does_not_hold_up_the_feed(
+    database_url, feed_server
+):
+    """Only transactions that lock the orders table can fill a gap in the ids."""
+
+    async def scenario():
+        follower, task = await idle_follower(feed_server.url)
+        engine = create_async_engine(database_url)
+        try:
+            async with engine.connect() as bystander, engine.connect() as writer:
+                await bystander.begin()
+                await bystander.execute(text("UPDATE item SET description = 'x' WHERE id = 1"))
+                await writer.begin()
+                await insert_order(writer)
+                await writer.rollback()  # leaves a gap that nothing will fill
+                await writer.begin()
+                order_id = await insert_order(writer)
+                await writer.commit()
+                # The bystander still runs, and the order arrives all the same.
+                assert await wait_until(lambda: follower.order_ids() == [order_id], seconds=5)
+                await bystander.rollback()
+        finally:
+            task.cancel()
+            await engine.dispose()
+
+    asyncio.run(scenario())
+
+
+@postgres_only
 def test_an_order_whose_notification_is_lost_still_arrives(database_url, feed_server):
     async def scenario():
         follower, task = await idle_follower(feed_server.url)

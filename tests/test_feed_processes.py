@@ -87,8 +87,11 @@ async def write_and_follow(
     task = asyncio.create_task(follower.run())
     assert await wait_until(lambda: follower.status == 200, 10)
     answered: dict[int, float] = {}
-    limits = httpx.Limits(max_connections=200)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+    # Idle connections are dropped well before the server's keep-alive
+    # timeout (5 s), so that no request is sent on one it is closing.
+    limits = httpx.Limits(max_connections=200, keepalive_expiry=1)
+    timeout = httpx.Timeout(60, pool=None)  # all 1000 are sent at once; most wait here
+    async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
 
         async def place(n: int) -> None:
             response = await client.post(
@@ -98,7 +101,7 @@ async def write_and_follow(
             answered[response.json()["order_id"]] = time.monotonic()
 
         await asyncio.gather(*(place(n) for n in range(orders)))
-    await asyncio.wait_for(task, timeout=60)
+    await asyncio.wait_for(task, timeout=120)
     return follower, answered
 
 
@@ -123,9 +126,11 @@ def check_delivery(follower: Follower, answered: dict[int, float], orders: int) 
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_orders_written_through_other_processes_reach_a_follower_once_in_order(database_url):
-    env = {"MARKETSVC_POOL_TIMEOUT": "60"}
+    # A small pool each: the PostgreSQL server's connections are shared.
+    env = {"MARKETSVC_POOL_TIMEOUT": "60", "MARKETSVC_POOL_SIZE": "4"}
     first = LiveServer(database_url, env).start()  # creates the schema
     servers = [first] + [LiveServer(database_url, env).start() for _ in range(2)]
     try:
@@ -142,9 +147,11 @@ def test_orders_written_through_other_processes_reach_a_follower_once_in_order(d
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_two_processes_on_one_sqlite_file_share_the_feed(database_url):
-    env = {"MARKETSVC_POOL_TIMEOUT": "60"}
+    # A small pool each: the PostgreSQL server's connections are shared.
+    env = {"MARKETSVC_POOL_TIMEOUT": "60", "MARKETSVC_POOL_SIZE": "4"}
     writer = LiveServer(database_url, env).start()
     reader = LiveServer(database_url, env).start()
     try:
