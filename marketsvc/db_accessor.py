@@ -16,7 +16,7 @@ from typing import Any
 
 import anyio
 import anyio.lowlevel
-from sqlalchemy import Executable, Row, Text, bindparam, func, select, text
+from sqlalchemy import Executable, Row, bindparam, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import selectinload
@@ -24,6 +24,7 @@ from sqlalchemy.orm import selectinload
 from marketsvc.db.engine import (
     get_engine,
     get_sessionmaker,
+    is_sqlite,
     single_statement,
     write_transaction,
 )
@@ -335,23 +336,20 @@ def order_json(order: Order) -> dict[str, Any]:
 # Order ids come from a sequence before commit, so on PostgreSQL an order
 # with a lower id can commit after one with a higher id. A reader of the
 # feed therefore needs to know, besides the orders, which transactions were
-# still running when it read: see marketsvc/feed.py for the rule.
+# writing orders when it read: see marketsvc/feed.py for the rule.
 
 ORDERS_CHANNEL = "marketsvc_orders"
 
 
 async def announce_order(conn: AsyncConnection) -> None:
-    """First statement of a transaction that writes an order: tell the feed.
+    """In a transaction that writes an order: wake the feed's followers.
 
     On PostgreSQL the notification goes out when (and only if) the
-    transaction commits. pg_current_xact_id() gives the transaction its id
-    now, before the INSERT draws an order id from the sequence: a reader
-    that sees this transaction running therefore knows it may still commit
-    a lower id than those already visible. On SQLite, which writes one
-    transaction at a time, ids commit in order and there is nothing to do.
+    transaction commits, to every process that listens. On SQLite there are
+    no notifications; each process polls instead (marketsvc/feed.py).
     """
     if conn.dialect.name == "postgresql":
-        await conn.execute(select(func.pg_current_xact_id(), func.pg_notify(ORDERS_CHANNEL, "")))
+        await conn.execute(select(func.pg_notify(ORDERS_CHANNEL, "")))
 
 
 @dataclass(frozen=True)
@@ -361,68 +359,60 @@ class FeedRead:
     order_ids: list[int]  # committed order ids > after (any customer), ascending
     orders: list[dict[str, Any]]  # those of them that match the customer filter
     latest_id: int  # the highest committed order id (0: none)
-    running: frozenset[int]  # PostgreSQL transactions in progress (SQLite: none)
+    # SQLite writes one transaction at a time, so ids commit in order.
+    ids_commit_in_order: bool = False
+    # PostgreSQL transactions writing orders just before / just after the
+    # snapshot was taken; None when the read did not need to look.
+    writers_before: frozenset[str] | None = None
+    writers_after: frozenset[str] | None = None
 
 
-def running_transactions(snapshot: str) -> frozenset[int]:
-    """The in-progress transaction ids of a pg_snapshot ('xmin:xmax:xip,...')."""
-    in_progress = snapshot.split(":")[2]
-    return frozenset(int(xid) for xid in in_progress.split(",") if xid)
-
-
-# Transactions that are running but hold no lock on the orders table (in
-# this database). Every INSERT INTO orders locks the table before it draws
-# an id, and keeps the lock until the transaction ends: a transaction seen
-# running here without that lock cannot hold an id below those committed
-# when the snapshot was taken, and no gap in the ids needs to wait for it.
-# (Without this, one long transaction anywhere on the server, in any
-# database, would hold up every follower at every gap.)
-RUNNING_WITHOUT_ORDERS_LOCK = text(
+# Transactions (by virtual id, which every transaction has) that hold the
+# lock an INSERT INTO orders takes before it draws an id and keeps until
+# the transaction ends. Only they can still commit an order with an id
+# below those already committed.
+ORDER_WRITERS = text(
     """
-    SELECT own.transactionid::text FROM pg_locks AS own
-    WHERE own.locktype = 'transactionid' AND own.mode = 'ExclusiveLock' AND own.granted
-      AND NOT EXISTS (
-        SELECT FROM pg_locks AS writing
-        WHERE writing.virtualtransaction = own.virtualtransaction
-          AND writing.locktype = 'relation'
-          AND writing.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-          AND writing.relation = CAST(:table AS regclass))
+    SELECT virtualtransaction FROM pg_locks
+    WHERE locktype = 'relation' AND mode = 'RowExclusiveLock' AND granted
+      AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND relation = CAST(:table AS regclass)
     """
 )
+
+
+async def order_writers(conn: AsyncConnection) -> frozenset[str]:
+    rows = await conn.scalars(ORDER_WRITERS, {"table": Order.__table__.name})
+    return frozenset(rows)
 
 
 def has_gap(after_id: int, order_ids: list[int]) -> bool:
     return any(later - earlier > 1 for earlier, later in pairwise([after_id, *order_ids]))
 
 
-async def read_orders_after(after_id: int, customer_id: int | None, limit: int) -> FeedRead:
-    """The next `limit` committed orders with id > after_id, and what was running.
+async def read_orders_after(
+    after_id: int, customer_id: int | None, limit: int, *, writers_before: bool = False
+) -> FeedRead:
+    """The next `limit` committed orders with id > after_id, and who was writing.
 
-    One read-only transaction, REPEATABLE READ on PostgreSQL, so that the
-    snapshot, the ids and the orders all describe the same moment.
+    One read-only transaction (REPEATABLE READ on PostgreSQL) reads the ids
+    and the orders in one snapshot. With `writers_before`, the writers of
+    orders are listed just before it; when the ids have a gap, just after it.
     """
+    engine = get_engine()
+    postgres = not is_sqlite(engine)
+    before = after = None
+    if postgres and writers_before:
+        async with single_statement(engine).connect() as conn:
+            before = await order_writers(conn)
+    one_snapshot = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
     async with get_sessionmaker()() as session:
-        if session.bind.dialect.name == "postgresql":
-            one_snapshot = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
-            await session.connection(execution_options=one_snapshot)
-            snapshot, latest = (
-                await session.execute(
-                    select(func.pg_current_snapshot().cast(Text), func.max(Order.id))
-                )
-            ).one()
-            running = running_transactions(snapshot)
-        else:
-            latest = await session.scalar(select(func.max(Order.id)))
-            running = frozenset()
+        conn = await session.connection(execution_options=one_snapshot if postgres else {})
+        latest = await session.scalar(select(func.max(Order.id))) or 0
         ids = select(Order.id).where(Order.id > after_id).order_by(Order.id).limit(limit)
         order_ids = list(await session.scalars(ids))
-        if running and has_gap(after_id, order_ids):
-            not_writing = await session.scalars(
-                RUNNING_WITHOUT_ORDERS_LOCK, {"table": Order.__table__.name}
-            )
-            # pg_locks shows 32-bit xids; the snapshot has 64-bit ones.
-            ignored = {int(xid) for xid in not_writing}
-            running = frozenset(xid for xid in running if xid % 2**32 not in ignored)
+        if postgres and has_gap(after_id, order_ids):
+            after = await order_writers(conn)
         orders = []
         if order_ids:
             statement = (
@@ -437,7 +427,7 @@ async def read_orders_after(after_id: int, customer_id: int | None, limit: int) 
             if customer_id is not None:
                 statement = statement.where(Order.customer_id == customer_id)
             orders = [order_json(order) for order in (await session.scalars(statement)).all()]
-    return FeedRead(order_ids, orders, latest or 0, running)
+    return FeedRead(order_ids, orders, latest, not postgres, before, after)
 
 
 async def latest_order_id(conn: AsyncConnection | None = None) -> int:

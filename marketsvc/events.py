@@ -97,7 +97,9 @@ async def order_events(
             change = feed.next_change()
             before = position.after
             read = await uncancelled(
-                db_accessor.read_orders_after(position.after, query.customer_id, PAGE_SIZE)
+                db_accessor.read_orders_after(
+                    position.after, query.customer_id, PAGE_SIZE, writers_before=position.blocked
+                )
             )
             up_to = position.advance(read)
             orders = [order for order in read.orders if order["order_id"] <= up_to]

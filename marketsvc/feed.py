@@ -1,14 +1,15 @@
 """The order feed's two halves: where a follower may resume, and when to look.
 
 1. `ResumePoint`: on PostgreSQL an order id is drawn from a sequence when
-   the INSERT runs, long before the commit, so order 41 may commit after
-   order 42. A follower that has sent 42 and moved on would never see 41.
-   The rule here: a follower passes a gap in the ids only once every
-   transaction that was running when it first saw the gap has finished.
-   Such a transaction is the only kind that could still fill the gap (the
-   writer takes its transaction id before its order id, see
-   db_accessor.announce_order); once they have all ended, the missing ids
-   belong to transactions that rolled back, and they never come.
+   the INSERT runs, before the commit, so order 41 may commit after order
+   42. A follower that has sent 42 and moved on would never see 41. The
+   rule here: a follower passes a gap in the ids only once every
+   transaction that was writing orders when it saw the gap has ended. Only
+   those can still fill it: an INSERT INTO orders locks the table before it
+   draws an id and keeps the lock until its transaction ends, and
+   pg_locks lists who holds it. Once they have all ended, the missing ids
+   belong to transactions that rolled back, and they never come. Other
+   transactions, however long, in this database or another, hold nothing up.
 
 2. `OrderFeed`: one per process, shared by all its followers. It tells
    them when to read again, so that a hundred idle followers cost the
@@ -42,40 +43,47 @@ RECONNECT_SECONDS = 1.0
 
 
 class ResumePoint:
-    """How far a follower has read, and which gaps it may not pass yet."""
+    """How far a follower has read, and which gaps in the ids it may not pass yet."""
 
     def __init__(self, after: int):
         self.after = after
-        # (highest id seen, transactions running then), oldest first.
-        self._checkpoints: list[tuple[int, frozenset[int]]] = []
+        # (highest id committed at a read, transactions writing orders then)
+        self._checkpoints: list[tuple[int, frozenset[str]]] = []
 
     @property
     def blocked(self) -> bool:
-        """Whether orders are known beyond a gap that is not yet settled."""
+        """Whether orders are known beyond a gap that has not settled yet."""
         return bool(self._checkpoints)
 
     def advance(self, read: FeedRead) -> int:
         """Move past every order id of `read` that can safely be passed; return the new position.
 
-        Ids up to `settled` are final: each one has either been read or
-        belongs to a transaction that will never commit. Beyond it, ids are
-        taken only while they follow each other without a gap.
+        Ids up to `settled` are final: each one has been read or belongs to a
+        transaction that rolled back. Beyond it, ids are passed only while
+        they follow each other without a gap.
         """
-        if read.latest_id > max((bound for bound, _ in self._checkpoints), default=self.after):
-            self._checkpoints.append((read.latest_id, read.running))
-        settled = max(
-            (bound for bound, was_running in self._checkpoints if not was_running & read.running),
-            default=self.after,
-        )
+        settled = self.after
+        if read.ids_commit_in_order:
+            settled = read.latest_id
+        elif read.writers_before is not None:
+            # A checkpoint settles once none of its writers was still writing
+            # just before this read's snapshot: whatever they committed, this
+            # read sees. (Never at the read that made it: a writer may have
+            # committed between that read's snapshot and its look at the locks.)
+            ended = [b for b, writers in self._checkpoints if not writers & read.writers_before]
+            settled = max(ended, default=settled)
         for order_id in read.order_ids:
             if order_id - 1 > max(self.after, settled):
-                break  # a gap before this id that some running transaction may fill
+                break  # a gap before this id that a running writer may fill
             self.after = order_id
         self._checkpoints = [
-            (bound, was_running)
-            for bound, was_running in self._checkpoints
+            (bound, writers)
+            for bound, writers in self._checkpoints
             if bound > max(self.after, settled)
         ]
+        newest = max((bound for bound, _ in self._checkpoints), default=self.after)
+        if read.writers_after is not None and read.latest_id > newest:
+            self._checkpoints.append((read.latest_id, read.writers_after))
         return self.after
 
 

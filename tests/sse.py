@@ -1,5 +1,6 @@
 """Reading a text/event-stream as a client does, for the feed's tests."""
 
+import asyncio
 import json
 import time
 from dataclasses import dataclass, field
@@ -59,3 +60,13 @@ class Follower:
                     if event.get("event") == "order":
                         self.arrived[int(event["id"])] = time.monotonic()
                 block = []
+
+
+async def wait_until(condition, seconds: float = 15.0) -> bool:
+    """Poll condition() until it holds; False if `seconds` passed first."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True

@@ -21,53 +21,70 @@ from marketsvc.db.models import Order, OrderItem
 from marketsvc.db_accessor import FeedRead
 from marketsvc.feed import ResumePoint
 from tests.conftest import ThreadServer
-from tests.sse import Follower
+from tests.sse import Follower, wait_until
 
 postgres_only = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 
-def read(ids, latest=None, running=()) -> FeedRead:
-    return FeedRead(list(ids), [], latest or max(ids, default=0), frozenset(running))
+def read(ids, latest=None, before=None, after=None) -> FeedRead:
+    """A PostgreSQL read: `before`/`after` name the transactions writing orders."""
+    return FeedRead(
+        list(ids),
+        [],
+        latest or max(ids, default=0),
+        ids_commit_in_order=False,
+        writers_before=None if before is None else frozenset(before),
+        writers_after=None if after is None else frozenset(after),
+    )
 
 
 # --- the rule on its own ----------------------------------------------------
 
 
-def test_contiguous_ids_are_passed_at_once_even_with_transactions_running():
+def test_contiguous_ids_are_passed_at_once():
     position = ResumePoint(after=3)
-    assert position.advance(read([4, 5, 6], running={900})) == 6
+    assert position.advance(read([4, 5, 6])) == 6
     assert not position.blocked
 
 
-def test_a_gap_holds_while_the_transactions_seen_with_it_run():
+def test_a_gap_holds_until_the_writers_seen_with_it_have_ended():
     position = ResumePoint(after=3)
-    # 4 is missing: transaction 900 or 901 may still commit it.
-    assert position.advance(read([5, 6], running={900, 901})) == 3
+    # 4 is missing: writer a or b may still commit it.
+    assert position.advance(read([5, 6], after={"a", "b"})) == 3
     assert position.blocked
-    # 901 is done, 900 still runs: it may still commit order 4.
-    assert position.advance(read([5, 6], running={900, 950})) == 3
-    # Both are done; 950 started after the gap was seen and cannot fill it
-    # (a writer takes its transaction id before its order id).
-    assert position.advance(read([5, 6, 7], running={950})) == 7
+    # b has ended, a still writes: it may still commit order 4.
+    assert position.advance(read([5, 6], before={"a", "c"}, after={"a", "c"})) == 3
+    # Both have ended; c started after the gap was first seen, and any id it
+    # draws is higher than those committed then: it cannot fill the gap.
+    assert position.advance(read([5, 6, 7], before={"c"})) == 7
     assert not position.blocked
+
+
+def test_a_gap_never_settles_at_the_read_that_found_it():
+    # No writer left by the time the locks were read, but one may have
+    # committed order 4 just after the snapshot: look once more.
+    position = ResumePoint(after=3)
+    assert position.advance(read([5], after=set())) == 3
+    assert position.advance(read([5], before=set())) == 5
 
 
 def test_a_gap_that_fills_late_is_passed_in_order():
     position = ResumePoint(after=3)
-    assert position.advance(read([5], running={900})) == 3
-    assert position.advance(read([4, 5], running={900, 901})) == 5
+    assert position.advance(read([5], after={"a"})) == 3
+    assert position.advance(read([4, 5], before={"a"})) == 5
 
 
-def test_a_gap_with_nothing_running_is_a_rollback_and_is_passed():
+def test_on_sqlite_ids_commit_in_order_and_gaps_are_passed_at_once():
     position = ResumePoint(after=0)
-    assert position.advance(read([1, 2, 5, 9])) == 9
+    sqlite_read = FeedRead([1, 2, 5, 9], [], 9, True)
+    assert position.advance(sqlite_read) == 9
 
 
 def test_only_the_part_of_a_page_before_an_unsettled_gap_is_passed():
     position = ResumePoint(after=0)
-    assert position.advance(read([1, 2, 4], latest=10, running={7})) == 2
+    assert position.advance(read([1, 2, 4], latest=10, after={"a"})) == 2
     # Everything up to 10 (the highest id at the first read) is settled now.
-    assert position.advance(read([4, 5, 6, 8], latest=12, running={20})) == 8
+    assert position.advance(read([4, 5, 6, 8], latest=12, before={"z"}, after={"z"})) == 8
 
 
 # --- against PostgreSQL: a lower id commits after a higher one --------------
@@ -92,15 +109,6 @@ def feed_server(settings):
     server = ThreadServer(dataclasses.replace(settings, sse_keepalive=0.2)).start()
     yield server
     server.stop()
-
-
-async def wait_until(condition, seconds: float = 15.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.02)
-    return True
 
 
 async def idle_follower(url: str) -> tuple[Follower, asyncio.Task]:

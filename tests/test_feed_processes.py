@@ -8,6 +8,7 @@ on another, every one exactly once and in id order.
 import asyncio
 import signal
 import statistics
+import sys
 import time
 
 import httpx
@@ -15,20 +16,19 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench.common import Server
 from marketsvc.db.models import Order, OrderItem
 from tests.conftest import LiveServer
-from tests.sse import Follower
+from tests.sse import Follower, wait_until
 
 ORDERS = 1000
 
 
-async def wait_until(condition, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.02)
-    return True
+def start_server(database_url: str, **env: str) -> Server:
+    """`python -m marketsvc serve` in a process of its own (stderr discarded, so a
+    burst of error logs cannot fill a pipe that nobody reads and stall it)."""
+    env = {"MARKETSVC_DATABASE_URL": database_url, **env}
+    return Server([sys.executable, "-m", "marketsvc", "serve"], env)
 
 
 def new_order(n: int) -> dict:
@@ -131,8 +131,8 @@ def check_delivery(follower: Follower, answered: dict[int, float], orders: int) 
 def test_orders_written_through_other_processes_reach_a_follower_once_in_order(database_url):
     # A small pool each: the PostgreSQL server's connections are shared.
     env = {"MARKETSVC_POOL_TIMEOUT": "60", "MARKETSVC_POOL_SIZE": "4"}
-    first = LiveServer(database_url, env).start()  # creates the schema
-    servers = [first] + [LiveServer(database_url, env).start() for _ in range(2)]
+    first = start_server(database_url, **env)  # creates the schema
+    servers = [first] + [start_server(database_url, **env) for _ in range(2)]
     try:
         follower, answered = asyncio.run(
             write_and_follow(servers[0].url, [s.url for s in servers[1:]], ORDERS)
@@ -151,9 +151,9 @@ def test_orders_written_through_other_processes_reach_a_follower_once_in_order(d
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_two_processes_on_one_sqlite_file_share_the_feed(database_url):
     # A small pool each: the PostgreSQL server's connections are shared.
-    env = {"MARKETSVC_POOL_TIMEOUT": "60", "MARKETSVC_POOL_SIZE": "4"}
-    writer = LiveServer(database_url, env).start()
-    reader = LiveServer(database_url, env).start()
+    env = {"MARKETSVC_POOL_TIMEOUT": "60"}
+    writer = start_server(database_url, **env)
+    reader = start_server(database_url, **env)
     try:
         follower, answered = asyncio.run(write_and_follow(reader.url, [writer.url], ORDERS))
     finally:
