@@ -170,3 +170,11 @@ def test_the_page_resumes_with_last_event_id_after_a_restart(database_url, brows
         assert browser.wait_for(f"{SHOWN_IDS}.length === 4 && {SHOWN_IDS}") == [order_id, 3, 2, 1]
     finally:
         server.stop()
+
+
+def test_a_bad_filter_in_the_address_is_shown_and_not_retried(live_server, browser):
+    browser.call("Page.navigate", url=f"{live_server.url}/live?customer_id=99")
+    browser.wait_for("document.body.dataset.state === 'failed'")
+    shown = browser.evaluate("document.getElementById('status').textContent")
+    assert "customer 99 does not exist" in shown
+    assert browser.evaluate("source.readyState") == 2
