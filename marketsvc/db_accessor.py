@@ -283,7 +283,6 @@ async def add_new_order(customer_id: int, items: list[tuple[int, int]]) -> int:
     """
     item_ids = [item_id for item_id, _ in items]
     async with write_transaction() as conn:
-        await announce_order(conn)
         customer = await conn.scalar(select(Customer.id).where(Customer.id == customer_id))
         if customer is None:
             raise NotFound(f"customer {customer_id} does not exist")
@@ -292,6 +291,7 @@ async def add_new_order(customer_id: int, items: list[tuple[int, int]]) -> int:
         if missing:
             raise NotFound(f"unknown item ids: {missing}")
 
+        await announce_order(conn)  # sent if, and when, this transaction commits
         now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
         new_order = Order.__table__.insert().returning(Order.id)
         row = await execute_insert_query(
