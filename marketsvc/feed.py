@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
 import anyio
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.pool import NullPool
 
 from marketsvc import db_accessor
@@ -183,7 +184,7 @@ class OrderFeed:
             with anyio.CancelScope(shield=True):
                 await engine.dispose()
 
-    async def _safety_check(self, conn) -> None:
+    async def _safety_check(self, conn: AsyncConnection) -> None:
         """A wake-up for any order whose notification was lost."""
         latest = await db_accessor.latest_order_id(conn)
         if latest != self._latest_seen:
