@@ -121,14 +121,16 @@ async def order_events(
             # Wait for a wake-up (or, past a gap, a short while), with
             # keep-alives while silent. Idle followers do not read at all.
             while True:
-                silent = time.monotonic() - last_write
-                timeout = GAP_RECHECK_SECONDS if position.blocked else keepalive - silent
+                timeout = keepalive - (time.monotonic() - last_write)
+                if position.blocked:
+                    timeout = min(timeout, GAP_RECHECK_SECONDS)
                 if await first_of(change, stopping, seconds=max(0.0, timeout)):
                     break
+                if time.monotonic() - last_write >= keepalive:
+                    yield ServerSentEvent(comment="keep-alive")
+                    last_write = time.monotonic()
                 if position.blocked:
                     break
-                yield ServerSentEvent(comment="keep-alive")
-                last_write = time.monotonic()
     end = {"sent": sent, "last_id": position.after}
     yield ServerSentEvent(event="end", raw_data=dumps(end).decode())
 
