@@ -13,6 +13,7 @@ have been committed, in any process.
 """
 
 import asyncio
+import logging
 import re
 import time
 from collections.abc import AsyncIterator
@@ -22,12 +23,16 @@ from typing import Annotated
 
 from fastapi import Header, HTTPException, Query
 from fastapi.sse import ServerSentEvent
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from marketsvc import db_accessor, lifecycle
 from marketsvc.db_accessor import uncancelled
 from marketsvc.feed import OrderFeed, ResumePoint
 from marketsvc.schemas import MAX_ID
 from marketsvc.streaming import dumps
+
+log = logging.getLogger("marketsvc.events")
 
 PAGE_SIZE = 200
 # A follower waiting for a gap in the ids to settle (feed.ResumePoint)
@@ -96,11 +101,17 @@ async def order_events(
             # Taken before the read: a wake-up during the read is not lost.
             change = feed.next_change()
             before = position.after
-            read = await uncancelled(
-                db_accessor.read_orders_after(
-                    position.after, query.customer_id, PAGE_SIZE, writers_before=position.blocked
-                )
+            reading = db_accessor.read_orders_after(
+                position.after, query.customer_id, PAGE_SIZE, writers_before=position.blocked
             )
+            try:
+                read = await uncancelled(reading)
+            except (DBAPIError, PoolTimeout) as exc:
+                # Too late for a 503: end the stream the way a restart does,
+                # and the client comes back after its last event.
+                log.warning("order feed: a read failed (%s); asking the client to resume", exc)
+                yield ServerSentEvent(retry=RECONNECT_MS, comment="database unavailable; resume")
+                return
             up_to = position.advance(read)
             orders = [order for order in read.orders if order["order_id"] <= up_to]
             if query.limit is not None and len(orders) >= query.limit - sent:

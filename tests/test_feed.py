@@ -186,6 +186,42 @@ def test_a_long_transaction_that_writes_no_orders_does_not_hold_up_the_feed(
 
 
 @postgres_only
+def test_followers_outlive_the_database_dropping_every_connection(database_url, feed_server):
+    """As after a database restart: no follower's stream breaks off mid-event."""
+
+    async def scenario():
+        follower, task = await idle_follower(feed_server.url)
+        engine = create_async_engine(database_url)
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                )
+            async with engine.begin() as conn:
+                order_id = await insert_order(conn)
+            # Either the order arrives on this stream, or the stream ends
+            # with a retry hint (and no `end`) and a resumed one brings it.
+            assert await wait_until(lambda: follower.order_ids() or task.done(), seconds=15)
+            if not follower.order_ids():
+                assert "retry" in follower.events[-1] and not follower.ended()
+                resumed = Follower(
+                    f"{feed_server.url}/api/events/orders?follow=true&limit=1",
+                    headers={"Last-Event-ID": "3"},
+                )
+                await asyncio.wait_for(resumed.run(), timeout=15)
+                follower = resumed
+            assert follower.order_ids() == [order_id]
+        finally:
+            task.cancel()
+            await engine.dispose()
+
+    asyncio.run(scenario())
+
+
+@postgres_only
 def test_an_order_whose_notification_is_lost_still_arrives(database_url, feed_server):
     async def scenario():
         follower, task = await idle_follower(feed_server.url)
