@@ -9,8 +9,10 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import aclosing
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any
 
 import anyio
@@ -24,6 +26,7 @@ from sqlalchemy import (
     bindparam,
     func,
     select,
+    text,
     tuple_,
 )
 from sqlalchemy.exc import IntegrityError
@@ -35,6 +38,7 @@ from marketsvc import idempotency
 from marketsvc.db.engine import (
     get_engine,
     get_sessionmaker,
+    is_sqlite,
     single_statement,
     write_session,
     write_transaction,
@@ -395,6 +399,7 @@ async def _store_order(
         if missing:
             raise NotFound(f"unknown item ids: {missing}")
 
+        await announce_order(conn)  # sent if, and when, this transaction commits
         new_order = Order.__table__.insert().returning(Order.id)
         row = await execute_insert_query(
             new_order, {"customer_id": customer_id, "order_time": now}, conn=conn
@@ -436,23 +441,110 @@ def order_json(order: Order) -> dict[str, Any]:
     }
 
 
-async def orders_after(
-    session: AsyncSession, after_id: int, customer_id: int | None, limit: int
-) -> list[dict[str, Any]]:
-    """The next `limit` orders with id > after_id, oldest id first."""
-    statement = (
-        select(Order)
-        .where(Order.id > after_id)
-        .order_by(Order.id)
-        .limit(limit)
-        # Two more queries load every order's items and their Item rows:
-        # nothing is loaded lazily later, which async code could not do.
-        .options(selectinload(Order.items).selectinload(OrderItem.item))
-    )
-    if customer_id is not None:
-        statement = statement.where(Order.customer_id == customer_id)
-    orders = (await session.scalars(statement)).all()
-    return [order_json(order) for order in orders]
+# --- the order feed (GET /api/events/orders) ---------------------------------
+# Order ids come from a sequence before commit, so on PostgreSQL an order
+# with a lower id can commit after one with a higher id. A reader of the
+# feed therefore needs to know, besides the orders, which transactions were
+# writing orders when it read: see marketsvc/feed.py for the rule.
+
+ORDERS_CHANNEL = "marketsvc_orders"
+
+
+async def announce_order(conn: AsyncConnection) -> None:
+    """In a transaction that writes an order: wake the feed's followers.
+
+    On PostgreSQL the notification goes out when (and only if) the
+    transaction commits, to every process that listens. On SQLite there are
+    no notifications; each process polls instead (marketsvc/feed.py).
+    """
+    if conn.dialect.name == "postgresql":
+        await conn.execute(select(func.pg_notify(ORDERS_CHANNEL, "")))
+
+
+@dataclass(frozen=True)
+class FeedRead:
+    """What one read of the feed saw, all in one snapshot of the database."""
+
+    order_ids: list[int]  # committed order ids > after (any customer), ascending
+    orders: list[dict[str, Any]]  # those of them that match the customer filter
+    latest_id: int  # the highest committed order id (0: none)
+    # SQLite writes one transaction at a time, so ids commit in order.
+    ids_commit_in_order: bool = False
+    # PostgreSQL transactions writing orders just before / just after the
+    # snapshot was taken; None when the read did not need to look.
+    writers_before: frozenset[str] | None = None
+    writers_after: frozenset[str] | None = None
+
+
+# Transactions (by virtual id, which every transaction has) that hold the
+# lock an INSERT INTO orders takes before it draws an id and keeps until
+# the transaction ends. Only they can still commit an order with an id
+# below those already committed.
+ORDER_WRITERS = text(
+    """
+    SELECT virtualtransaction FROM pg_locks
+    WHERE locktype = 'relation' AND mode = 'RowExclusiveLock' AND granted
+      AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND relation = CAST(:table AS regclass)
+    """
+)
+
+
+async def order_writers(conn: AsyncConnection) -> frozenset[str]:
+    rows = await conn.scalars(ORDER_WRITERS, {"table": Order.__table__.name})
+    return frozenset(rows)
+
+
+def has_gap(after_id: int, order_ids: list[int]) -> bool:
+    return any(later - earlier > 1 for earlier, later in pairwise([after_id, *order_ids]))
+
+
+async def read_orders_after(
+    after_id: int, customer_id: int | None, limit: int, *, writers_before: bool = False
+) -> FeedRead:
+    """The next `limit` committed orders with id > after_id, and who was writing.
+
+    One read-only transaction (REPEATABLE READ on PostgreSQL) reads the ids
+    and the orders in one snapshot. With `writers_before`, the writers of
+    orders are listed just before it; when the ids have a gap, just after it.
+    """
+    engine = get_engine()
+    postgres = not is_sqlite(engine)
+    before = after = None
+    if postgres and writers_before:
+        async with single_statement(engine).connect() as conn:
+            before = await order_writers(conn)
+    one_snapshot = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+    async with get_sessionmaker()() as session:
+        conn = await session.connection(execution_options=one_snapshot if postgres else {})
+        latest = await session.scalar(select(func.max(Order.id))) or 0
+        ids = select(Order.id).where(Order.id > after_id).order_by(Order.id).limit(limit)
+        order_ids = list(await session.scalars(ids))
+        if postgres and has_gap(after_id, order_ids):
+            after = await order_writers(conn)
+        orders = []
+        if order_ids:
+            statement = (
+                select(Order)
+                .where(Order.id.between(order_ids[0], order_ids[-1]))
+                .order_by(Order.id)
+                # Two more queries load every order's items and their Item
+                # rows: nothing is loaded lazily later, which async code
+                # could not do.
+                .options(selectinload(Order.items).selectinload(OrderItem.item))
+            )
+            if customer_id is not None:
+                statement = statement.where(Order.customer_id == customer_id)
+            orders = [order_json(order) for order in (await session.scalars(statement)).all()]
+    return FeedRead(order_ids, orders, latest, not postgres, before, after)
+
+
+async def latest_order_id(conn: AsyncConnection | None = None) -> int:
+    """The highest committed order id, 0 when there are none (one cheap statement)."""
+    if conn is None:
+        rows = await execute_query(select(func.max(Order.id)))
+        return rows[0][0] or 0
+    return await conn.scalar(select(func.max(Order.id))) or 0
 
 
 async def count_customers(session: AsyncSession) -> int:

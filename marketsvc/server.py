@@ -1,9 +1,8 @@
 """The HTTP API: FastAPI routes only. Data access lives in db_accessor."""
 
 import json
-import re
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Annotated
@@ -16,13 +15,13 @@ from fastapi import (
     Header,
     HTTPException,
     Path,
-    Query,
     Request,
     status,
 )
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -34,9 +33,10 @@ from marketsvc.config import Settings
 from marketsvc.db.engine import close_database, get_sessionmaker, open_database
 from marketsvc.db.startup import prepare_database
 from marketsvc.db.unavailable import DatabaseUnavailable, unavailable_reason
+from marketsvc.feed import feed_of
+from marketsvc.live import live_page
 from marketsvc.schemas import (
     MAX_ID,
-    CountText,
     CustomerOut,
     IdText,
     ItemIn,
@@ -304,44 +304,32 @@ async def query(request: Request, authorization: Annotated[str | None, Header()]
 
 @router.get(
     "/api/events/orders",
-    response_class=StreamingResponse,
+    response_class=EventSourceResponse,
     responses={
         200: {
-            "content": {"text/event-stream": {}},
-            "description": "`order` events (id: the order id, data: the order), then `end`",
+            "description": "`order` events (id: the order id, data: an OrderOut as JSON), "
+            "then one `end` event (data: sent, last_id). A stream that closes without "
+            "`end` (the server is restarting) is resumed with Last-Event-ID."
         },
         404: {"description": "Unknown customer"},
     },
 )
 async def order_events(
-    request: Request,
-    customer_id: Annotated[IdText | None, Query(ge=1, le=MAX_ID)] = None,
-    after: Annotated[
-        CountText, Query(ge=0, le=MAX_ID, description="Send orders with id > after")
-    ] = 0,
-    limit: Annotated[IdText | None, Query(ge=1, le=1_000_000)] = None,
-    follow: Annotated[bool, Query(description="Wait for new orders once caught up")] = False,
-    last_event_id: Annotated[str | None, Header()] = None,
-):
+    request: Request, query: Annotated[events.FeedQuery, Depends(events.feed_query)]
+) -> AsyncIterator[ServerSentEvent]:
     """Orders as Server-Sent Events; a reconnecting client resumes after Last-Event-ID."""
-    if last_event_id is not None:
-        if not re.fullmatch(r"[0-9]{1,10}", last_event_id) or int(last_event_id) > MAX_ID:
-            raise HTTPException(422, "Last-Event-ID must be an order id")
-        after = max(after, int(last_event_id))
-    if customer_id is not None and not await db_accessor.customer_exists(customer_id):
-        raise HTTPException(404, f"customer {customer_id} does not exist")
-    body = events.order_events(
-        after=after,
-        customer_id=customer_id,
-        limit=limit,
-        follow=follow,
-        keepalive=request.app.state.settings.sse_keepalive,
+    stream = events.order_events(
+        feed_of(request.app.state), query, keepalive=request.app.state.settings.sse_keepalive
     )
-    return StreamingResponse(
-        body,
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    async with aclosing(stream):
+        async for event in stream:
+            yield event
+
+
+@router.get("/live", response_class=HTMLResponse)
+async def live() -> HTMLResponse:
+    """A page that draws orders as they arrive (EventSource on the feed above)."""
+    return HTMLResponse(await live_page())
 
 
 @router.get("/api/stats")

@@ -130,3 +130,14 @@ def test_a_client_leaving_stops_the_stream_and_frees_its_connection(events_serve
 def test_sse_test_client_sees_the_whole_stream(settings):
     with TestClient(create_app(settings)) as client:
         assert parse(client.get("/api/events/orders?limit=1").text)[-1]["data"]["sent"] == 1
+
+
+def test_the_feed_is_described_as_an_event_stream_in_openapi(client):
+    operation = client.get("/openapi.json").json()["paths"]["/api/events/orders"]["get"]
+    content = operation["responses"]["200"]["content"]
+    assert list(content) == ["text/event-stream"]
+    events = content["text/event-stream"]["itemSchema"]["properties"]
+    assert {"data", "event", "id", "retry"} <= set(events)
+    names = {parameter["name"] for parameter in operation["parameters"]}
+    assert names == {"customer_id", "after", "limit", "follow", "last-event-id"}
+    assert {"404", "422"} <= set(operation["responses"])
