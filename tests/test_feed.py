@@ -6,7 +6,6 @@ The tests across several server processes are in test_feed_processes.py.
 """
 
 import asyncio
-import dataclasses
 import time
 from datetime import datetime
 
@@ -106,7 +105,7 @@ async def insert_order(conn: AsyncConnection, *, announce: bool = True) -> int:
 
 @pytest.fixture
 def feed_server(settings):
-    server = ThreadServer(dataclasses.replace(settings, sse_keepalive=0.2)).start()
+    server = ThreadServer(settings.replace(sse_keepalive=0.2)).start()
     yield server
     server.stop()
 
@@ -285,7 +284,7 @@ async def transactions(database_url: str) -> int:
 @pytest.mark.slow
 def test_a_hundred_idle_followers_cost_the_database_little(database_url, settings):
     """At most 20 transactions a second in all (the requirement); measured, not guessed."""
-    server = ThreadServer(dataclasses.replace(settings, sse_keepalive=5)).start()
+    server = ThreadServer(settings.replace(sse_keepalive=5)).start()
     statements = 0
 
     def count(*_args):
