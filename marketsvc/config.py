@@ -47,6 +47,10 @@ class Settings(BaseModel):
     # Research queries running at once per process, each on its own
     # connection; one more waits pool_timeout, then gets a 503.
     query_pool_size: int = Field(2, ge=1, le=100)
+    # Where the order feed LISTENs for new orders: a direct PostgreSQL URL,
+    # when database_url goes through PgBouncer in transaction mode (which
+    # cannot carry LISTEN). None: database_url, or polling behind PgBouncer.
+    listen_database_url: str | None = None
     # Seconds of silence after which an event stream sends a keep-alive.
     sse_keepalive: float = Field(15.0, ge=0.05, le=3600)
     # One line per request: human-readable text, JSON lines, or none.

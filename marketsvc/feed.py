@@ -18,6 +18,10 @@
    transaction sends; on SQLite, which has no notifications, it polls the
    highest order id. On both, the database stays the source of truth: the
    check (`SAFETY_CHECK_SECONDS`) finds any order whose wake-up was lost.
+   Behind PgBouncer in transaction mode a LISTEN would land on whichever
+   server connection is lent at that moment, so there the feed listens on
+   MARKETSVC_LISTEN_DATABASE_URL (straight to PostgreSQL), or, without
+   one, polls through the pool like on SQLite.
 """
 
 import asyncio
@@ -26,11 +30,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
 import anyio
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.pool import NullPool
 
 from marketsvc import db_accessor
-from marketsvc.db.engine import create_engine, get_engine, is_sqlite
+from marketsvc.db.engine import behind_transaction_pooler, create_engine, get_engine, is_sqlite
 from marketsvc.db_accessor import FeedRead
 
 log = logging.getLogger("marketsvc.feed")
@@ -91,7 +96,9 @@ class ResumePoint:
 class OrderFeed:
     """Wakes this process's followers when orders may have been committed."""
 
-    def __init__(self):
+    def __init__(self, listen_url: str | None = None):
+        # Where to LISTEN (a direct PostgreSQL URL); None: the service's own.
+        self._listen_url = listen_url
         self._changed = asyncio.Event()
         self._followers = 0
         self._task: asyncio.Task | None = None
@@ -131,13 +138,24 @@ class OrderFeed:
                         with suppress(asyncio.CancelledError):
                             await task
 
+    def _listening_url(self) -> URL | None:
+        """The URL to LISTEN on, or None when the feed must poll instead."""
+        engine = get_engine()
+        if is_sqlite(engine):
+            return None
+        url = make_url(self._listen_url) if self._listen_url else engine.url
+        return None if behind_transaction_pooler(url) else url
+
     async def _watch(self) -> None:
-        if is_sqlite(get_engine()):
-            await self._poll(SQLITE_POLL_SECONDS)
+        url = self._listening_url()
+        if url is None:
+            await self._poll(
+                SQLITE_POLL_SECONDS if is_sqlite(get_engine()) else SAFETY_CHECK_SECONDS
+            )
             return
         while True:
             try:
-                await self._listen()
+                await self._listen(url)
             except Exception as exc:
                 # The connection is gone (restart, network): followers still
                 # read on the safety check's schedule until it is back.
@@ -161,9 +179,9 @@ class OrderFeed:
                     self.wake()
             await asyncio.sleep(seconds)
 
-    async def _listen(self) -> None:
+    async def _listen(self, url: URL) -> None:
         """LISTEN on a connection of its own, outside the pool, as long as it lives."""
-        engine = create_engine(get_engine().url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        engine = create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
         try:
             async with engine.connect() as conn:
                 raw = (await conn.get_raw_connection()).driver_connection
@@ -196,5 +214,5 @@ def feed_of(state) -> OrderFeed:
     """The app's OrderFeed (`state` is app.state), made on first use."""
     feed = getattr(state, "order_feed", None)
     if feed is None:
-        feed = state.order_feed = OrderFeed()
+        feed = state.order_feed = OrderFeed(state.settings.listen_database_url)
     return feed

@@ -22,6 +22,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -190,4 +191,34 @@ def test_a_burst_of_orders_through_pgbouncer(database_url, direct_url, tmp_path)
         {"order_id": 3, "total": 21},
     ]
     assert _run(_count_orders(direct_url)) == (3 + 500, 6 + 500)
+    assert server.failures() == [], server.text()
+
+
+def _follow(url: str, count: int, log: list) -> None:
+    """Read `count` order events from the feed at `url` into `log`."""
+    with httpx.stream("GET", url + "/api/events/orders?follow=true", timeout=30) as feed:
+        for line in feed.iter_lines():
+            if line.startswith("id: "):
+                log.append(int(line[4:]))
+                if len(log) == count:
+                    return
+
+
+@pytest.mark.parametrize("listen", ["polling", "direct LISTEN"])
+def test_the_feed_delivers_through_pgbouncer(database_url, direct_url, tmp_path, listen):
+    """LISTEN cannot go through transaction pooling: the feed polls, or listens directly."""
+    env = {"MARKETSVC_LISTEN_DATABASE_URL": direct_url} if listen == "direct LISTEN" else {}
+    (server,) = start_all(1, database_url, tmp_path, workers=1, **env)
+    seen: list[int] = []
+    try:
+        follower = threading.Thread(target=_follow, args=(server.url, 3 + 20, seen))
+        follower.start()
+        for n in range(20):
+            body = {"customer_id": 1, "items": [{"id": 1 + n % 4, "quantity": 1}]}
+            assert httpx.post(server.url + "/api/add_new_order", json=body).status_code == 201
+        follower.join(timeout=30)
+    finally:
+        stop_all([server])
+    assert seen == list(range(1, 24))
+    assert "listening failed" not in server.text()
     assert server.failures() == [], server.text()
