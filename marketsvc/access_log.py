@@ -113,7 +113,7 @@ def wrap_outermost(app, log_format: str) -> None:
 
 
 def uvicorn_log_config(log_format: str) -> dict:
-    """uvicorn's logging set-up, plus the marketsvc.access logger on stdout.
+    """uvicorn's logging set-up, plus the service's loggers (access lines on stdout).
 
     uvicorn's own access log is switched off (uvicorn.run(access_log=False)),
     since AccessLog writes the same line with a duration and a request id.
@@ -132,4 +132,7 @@ def uvicorn_log_config(log_format: str) -> dict:
         "level": "INFO",
         "propagate": False,
     }
+    # The service's own messages (an aborted stream, the feed reconnecting),
+    # formatted like uvicorn's, on standard error.
+    config["loggers"]["marketsvc"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     return config

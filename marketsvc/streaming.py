@@ -23,6 +23,7 @@ the end of the chunked body: a client can never mistake a stream cut short
 for a complete JSON array.
 """
 
+import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from decimal import Decimal
 from typing import Any
@@ -33,6 +34,8 @@ from starlette.responses import StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
 from marketsvc import lifecycle
+
+log = logging.getLogger("marketsvc.streaming")
 
 # Send the body in pieces of about this size: big enough that per-write
 # overhead does not matter, small enough that memory stays flat.
@@ -141,10 +144,16 @@ class StreamedJSON(StreamingResponse):
         try:
             with lifecycle.cancelled_on_shutdown() as shutdown:
                 await super().__call__(scope, receive, send_in_time)
+            if shutdown.cancelled_caught and not complete:
+                raise StreamAborted("the server is shutting down")
+        except StreamAborted as exc:
+            # The status has been sent, so the only honest end is a broken
+            # connection: returning without finishing the response makes
+            # uvicorn close it, and the client never sees a complete array.
+            # One line says why (an exception would log a whole traceback).
+            log.warning("%s %s: stream aborted, %s", scope["method"], scope["path"], exc)
         finally:
             # Shielded: closing must finish (and return the connection to
             # the pool) even when this task is being cancelled.
             with anyio.CancelScope(shield=True):
                 await self._stream.aclose()
-        if shutdown.cancelled_caught and not complete:
-            raise StreamAborted("the server is shutting down")
