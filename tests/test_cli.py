@@ -26,6 +26,7 @@ def marketsvc(*args: str, url: str, timeout: float = 60) -> subprocess.Completed
     [
         ("nonsense", "not a usable async SQLAlchemy URL"),
         ("sqlite:///x.db", "not a usable async SQLAlchemy URL"),  # a sync driver
+        ("postgresql://127.0.0.1/x", "not a usable async SQLAlchemy URL"),  # not installed
         ("mysql+nodriver://localhost/x", "not a usable async SQLAlchemy URL"),
         ("postgresql+asyncpg://nobody:secret@127.0.0.1:1/nothing", "cannot use the database"),
         ("sqlite+aiosqlite:////no/such/folder/market.db", "cannot use the database"),

@@ -17,9 +17,11 @@ def _safe_url(url: str) -> str:
 
 def describe_database_error(exc: BaseException, url: str) -> str:
     where = _safe_url(url)
-    if isinstance(exc, (ArgumentError, NoSuchModuleError)) or (
+    if isinstance(exc, (ArgumentError, NoSuchModuleError, ModuleNotFoundError)) or (
         isinstance(exc, SQLAlchemyError) and "async" in str(exc) and "driver" in str(exc)
     ):
+        # ModuleNotFoundError: a URL naming a driver that is not installed,
+        # such as postgresql:// (psycopg) instead of postgresql+asyncpg://.
         return (
             f"MARKETSVC_DATABASE_URL {where} is not a usable async SQLAlchemy URL "
             "(use sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db)"
