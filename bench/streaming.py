@@ -128,10 +128,13 @@ def main() -> str:
         if customers not in SIZES:
             continue
         total = customers + 3
-        rows.append([f"{total:,}", "plain sqlite3 loop (in process)", loop, "-", "-", 1.0])
+        rows.append(
+            [f"{total:,}", "SQLite", "plain sqlite3 loop (in process)", loop, "-", "-", 1.0]
+        )
         rows.append(
             [
                 f"{total:,}",
+                "SQLite",
                 "marketsvc GET /api/customers (streamed)",
                 streamed["total"],
                 streamed["ttfb"] * 1000,
