@@ -9,9 +9,9 @@ object per line with MARKETSVC_ACCESS_LOG=json, or not at all with off.
 
 import copy
 import logging
+import random
 import re
 import time
-import uuid
 from datetime import UTC, datetime
 from http import HTTPStatus
 
@@ -29,7 +29,11 @@ def request_id_of(scope) -> bytes:
     for name, value in scope["headers"]:
         if name == b"x-request-id" and SANE_REQUEST_ID.fullmatch(value):
             return value
-    return uuid.uuid4().hex.encode()
+    # 128 random bits, written like a uuid4's hex. Not uuid4 itself: it
+    # reads os.urandom, a system call that lets go of the GIL, and with
+    # aiosqlite's threads busy the event loop then waits to get it back
+    # (a request id names a request; it is no secret).
+    return b"%032x" % random.getrandbits(128)
 
 
 class AccessLog:

@@ -32,11 +32,13 @@ class Settings(BaseModel):
     port: int = Field(9090, ge=1, le=65535)
     echo: bool = False
     # Connections kept open, and how long a request waits for one before it
-    # is answered 503.
-    pool_size: int = Field(10, ge=1, le=1000)
+    # is answered 503. All kept, none opened per burst: the pool's overflow
+    # closes each extra connection as it comes back, so under steady load
+    # above pool_size every few requests pay a new connection (TLS and all).
+    pool_size: int = Field(20, ge=1, le=1000)
     pool_timeout: float = Field(10.0, ge=0.1, le=600)
     # Connections opened beyond pool_size under a burst, closed again after.
-    pool_overflow: int = Field(10, ge=0, le=1000)
+    pool_overflow: int = Field(0, ge=0, le=1000)
     # None keeps POST /api/query switched off. A SecretStr never shows its
     # value in a repr, a log line or an error message.
     query_token: SecretStr | None = None

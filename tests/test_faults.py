@@ -121,7 +121,7 @@ def test_an_error_mid_stream_aborts_the_response(server, database_url):
 
 @pytest.fixture
 def small_pool_server(big_settings):
-    settings = big_settings.replace(pool_size=2, pool_timeout=1.0)
+    settings = big_settings.replace(pool_size=2, pool_overflow=10, pool_timeout=1.0)
     server = ThreadServer(settings).start()
     yield server
     server.stop()

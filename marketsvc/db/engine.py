@@ -12,7 +12,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -27,7 +27,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Connections the service keeps open (Settings.pool_size), plus this many
 # more under a burst; a request that waits Settings.pool_timeout for one gets
 # a 503 (see server.py).
-POOL_MAX_OVERFLOW = 10
+POOL_MAX_OVERFLOW = 0
 
 _engine: AsyncEngine | None = None
 _sessionmaker: async_sessionmaker[AsyncSession] | None = None
@@ -42,7 +42,7 @@ def create_engine(
     url: str,
     *,
     echo: bool = False,
-    pool_size: int = 10,
+    pool_size: int = 20,
     pool_timeout: float = 10.0,
     pool_overflow: int = POOL_MAX_OVERFLOW,
     **options,
@@ -50,20 +50,40 @@ def create_engine(
     """Build an AsyncEngine for `url`, with SQLite made safe for concurrent use."""
     parsed = make_url(url)
     in_memory = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
-    if not in_memory and "poolclass" not in options:
+    # A database server can drop pooled connections behind our back (a
+    # restart, pg_terminate_backend, an idle timeout). Each one is tested as
+    # it leaves the pool (ping_on_checkout) and a dead one quietly replaced,
+    # so the request that gets it never sees the error. A SQLite connection
+    # is a file handle that nothing outside can close: no ping there.
+    pooled = not in_memory and "poolclass" not in options
+    ping = options.pop("pool_pre_ping", pooled) and parsed.get_backend_name() != "sqlite"
+    if pooled:
         options.update(pool_size=pool_size, max_overflow=pool_overflow, pool_timeout=pool_timeout)
-        # A database server can drop pooled connections behind our back (a
-        # restart, pg_terminate_backend, an idle timeout). pool_pre_ping tests
-        # each one as it leaves the pool and quietly replaces a dead one, so
-        # the request that gets it never sees the error. A SQLite connection
-        # is a file handle that nothing outside can close: no ping there.
-        options.setdefault("pool_pre_ping", parsed.get_backend_name() != "sqlite")
     if behind_transaction_pooler(parsed):
         options["connect_args"] = {**POOLER_CONNECT_ARGS, **options.get("connect_args", {})}
     engine = create_async_engine(parsed, echo=echo, **options)
     if is_sqlite(engine):
         _configure_sqlite(engine)
+    if ping:
+        event.listen(engine.sync_engine, "checkout", ping_on_checkout)
     return engine
+
+
+def ping_on_checkout(dbapi_connection, _record, _proxy) -> None:
+    """pool_pre_ping in one round trip: SELECT 1, sent as plain text.
+
+    SQLAlchemy's own pre-ping on asyncpg wraps its query in a transaction
+    (BEGIN, the query, ROLLBACK): three round trips before every request's
+    first statement. A query without parameters goes in asyncpg's simple
+    protocol: one round trip, no transaction and nothing prepared, so
+    behind PgBouncer too.
+    DisconnectionError tells the pool to drop this connection and check out
+    another (a new one, if need be), so the request never sees the error.
+    """
+    try:
+        dbapi_connection.run_async(lambda conn: conn.execute("SELECT 1"))
+    except Exception as error:
+        raise exc.DisconnectionError(f"pooled connection is gone: {error}") from error
 
 
 def behind_transaction_pooler(url) -> bool:

@@ -37,11 +37,14 @@ def unavailable_reason(exc: BaseException) -> str | None:
         # The database closed the connection under us (a restart,
         # pg_terminate_backend); SQLAlchemy has dropped it from the pool.
         return "the connection to the database was lost"
+    sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+    if sqlstate == "53300":
+        # Beyond max_connections, or a role's or database's connection limit.
+        return "the database accepts no more connections"
     if exc.statement is None:
         # Not a statement that failed: connecting did, or ending a
         # transaction on a connection that had just broken.
         return "cannot connect to the database"
-    sqlstate = getattr(exc.orig, "sqlstate", None) or ""
     if sqlstate.startswith(_PG_UNAVAILABLE):
         return "the database is not accepting work"
     message = str(exc.orig).lower()
