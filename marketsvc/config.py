@@ -35,7 +35,8 @@ class Settings(BaseModel):
     # is answered 503. All kept, none opened per burst: the pool's overflow
     # closes each extra connection as it comes back, so under steady load
     # above pool_size every few requests pay a new connection (TLS and all).
-    pool_size: int = Field(20, ge=1, le=1000)
+    # 10 per worker lets 8 workers share PostgreSQL's default 100.
+    pool_size: int = Field(10, ge=1, le=1000)
     pool_timeout: float = Field(10.0, ge=0.1, le=600)
     # Connections opened beyond pool_size under a burst, closed again after.
     pool_overflow: int = Field(0, ge=0, le=1000)

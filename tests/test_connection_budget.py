@@ -55,7 +55,8 @@ def test_a_budget_that_fits_gives_no_warning_and_one_that_does_not_says_so(datab
     if database_url.startswith("sqlite"):
         pytest.skip("SQLite has no connection limit")
     allowed = asyncio.run(_server_limit(database_url))
-    per_worker = 10 + 10 + FEED_LISTENERS
+    defaults = Settings()
+    per_worker = defaults.pool_size + defaults.pool_overflow + FEED_LISTENERS
     fits = Settings(database_url=database_url, workers=allowed // per_worker)
     assert asyncio.run(_warning(fits)) is None
 

@@ -42,7 +42,7 @@ def create_engine(
     url: str,
     *,
     echo: bool = False,
-    pool_size: int = 20,
+    pool_size: int = 10,
     pool_timeout: float = 10.0,
     pool_overflow: int = POOL_MAX_OVERFLOW,
     **options,
