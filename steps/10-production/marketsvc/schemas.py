@@ -3,7 +3,14 @@
 # --- stub
 # steps: delete from decimal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 # steps: edit MAX_ID
 #-# Ids are PostgreSQL INTEGERs on every engine: 1 .. 2**31 - 1. Anything else
@@ -20,7 +27,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 # <<< exercise: validation
 # >>> exercise: exact-money
 # --- stub
+# steps: delete json_number
 # steps: delete Money
+# steps: delete CENT
 # <<< exercise: exact-money
 # >>> exercise: validation
 # --- stub
