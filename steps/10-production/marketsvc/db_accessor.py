@@ -14,8 +14,10 @@ async def _store_order(
     # can come between the order and its key, and store the order twice.
     # Make it one transaction: open `async with write_transaction() as conn:`
     # around everything, do the checks inside it with conn.scalar(...) /
-    # conn.scalars(...), and pass conn (or conn=conn) to the idempotency
-    # calls, announce_order() and both execute_insert_query() calls.
+    # conn.scalars(...), pass conn (or conn=conn) to the idempotency calls
+    # and both execute_insert_query() calls, and call
+    # await announce_order(conn) before the INSERTs, so that the feed's
+    # followers hear of the order when, and only if, it commits.
     now = datetime.now(UTC).replace(tzinfo=None)
     if key is not None:
         async with write_transaction() as conn:
@@ -40,9 +42,8 @@ async def _store_order(
         for item_id, quantity in items
     ]
     await execute_insert_query(OrderItem.__table__.insert(), lines)
-    async with write_transaction() as conn:
-        await announce_order(conn)
-        if key is not None:
+    if key is not None:
+        async with write_transaction() as conn:
             await idempotency.remember(conn, key, request_hash, order_id, now)
     return order_id
 # <<< exercise: atomic-writes
