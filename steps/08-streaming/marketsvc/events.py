@@ -50,8 +50,10 @@ POLL_SECONDS = 0.5
 # steps: main feed_query
 #-    customer_id: Annotated[IdText | None, Query(ge=1, le=MAX_ID)] = None,
 #+    customer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+#-    after: Annotated[
 #-        CountText, Query(ge=0, le=MAX_ID, description="Send orders with id > after")
-#+        int, Query(ge=0, le=MAX_ID, description="Send orders with id > after")
+#-    ] = 0,
+#+    after: Annotated[int, Query(ge=0, le=MAX_ID, description="Send orders with id > after")] = 0,
 #-    limit: Annotated[IdText | None, Query(ge=1, le=1_000_000)] = None,
 #+    limit: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
 

@@ -45,7 +45,6 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 #+    async def conflict(_request: Request, exc: db_accessor.Conflict) -> JSONResponse:
 #+        return JSONResponse({"detail": str(exc)}, status_code=409)
 #+
-#+
 #+    # Pool exhaustion, a dropped or refused connection, a locked SQLite
 #+    # file: the request was fine, the database could not serve it now.
 #+    @app.exception_handler(PoolTimeout)

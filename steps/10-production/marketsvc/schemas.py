@@ -27,6 +27,9 @@ from pydantic import (
 # >>> exercise: exact-money
 # --- stub
 # steps: delete Money
+
+
+CENT = Decimal("0.01")
 # <<< exercise: exact-money
 # >>> exercise: validation
 # --- stub
