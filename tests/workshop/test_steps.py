@@ -238,23 +238,24 @@ def test_no_marker_or_directive_reaches_a_branch(snapshot: Path):
 
 
 def test_a_fix_in_main_reaches_every_branch_that_shares_the_code(snapshot: Path, tmp_path: Path):
-    """The instructor's case: one line of stream_query changed on main shows on
-    every branch whose db_accessor.py has main's stream_query."""
+    """The instructor's case: one line of unknown_order_ids changed on main shows
+    on every branch whose db_accessor.py has main's unknown_order_ids."""
     src = steps.Source.from_worktree(snapshot)
     path = "marketsvc/db_accessor.py"
     before = {name: steps.build_tree(name, src).get(path, b"") for name in steps.branch_names(src)}
-    line = b"        result = await conn.stream(statement, params)\n"
-    assert line in src.files[path], "main's stream_query changed; pick another line"
+    line = b"    wanted = sorted(set(order_ids))\n"
+    fixed_line = b"    wanted = sorted(frozenset(order_ids))\n"
+    assert line in src.files[path], "main's unknown_order_ids changed; pick another line"
     sharing = [name for name, data in before.items() if line in data.splitlines(keepends=True)]
     assert len(sharing) >= 8, sharing  # steps 6 to 10, base and solved
 
     fixed = steps.Tree(src.files, src.files.executable)
-    fixed.put(path, src.files[path].replace(line, line.replace(b"result =", b"rows =")))
+    fixed.put(path, src.files[path].replace(line, fixed_line))
     changed = steps.Source(fixed, src.repo)
     for name in steps.branch_names(src):
         after = steps.build_tree(name, changed).get(path, b"")
         if name in sharing:
-            assert line.replace(b"result =", b"rows =") in after.splitlines(keepends=True), name
+            assert fixed_line in after.splitlines(keepends=True), name
         else:
             assert after == before[name], name
 

@@ -20,3 +20,11 @@ def main(argv: list[str] | None = None) -> int:
     return run_db_command(settings, init_db_command(settings, args.reset))
 # steps: delete create_db_command
 # steps: delete seed_command
+
+
+def serve(settings: Settings) -> int:
+    import uvicorn
+
+    print(f"Marketplace on http://{settings.host}:{settings.port}  (API docs at /docs)")
+    uvicorn.run("marketsvc.server:app", host=settings.host, port=settings.port)
+    return 0

@@ -1,12 +1,36 @@
-# steps: patch
-"""Settings, read once from the environment (see the README's configuration table)."""
-DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{REPO_ROOT / 'marketdb'}"
-# steps: edit Settings
-#-    # True prints every SQL statement the service sends.
-#=            host=env.get("MARKETSVC_HOST") or "127.0.0.1",
-#-            port=int(env.get("MARKETSVC_PORT") or 9090),
-#+            port=_number(env, "MARKETSVC_PORT", 9090, int, 1, 65535),
-
-
-# steps: main _number
-# steps: delete SCHEMA_FILE
+# steps: patch main
+# steps: main Settings
+#-    # Connections kept open, and how long a request waits for one before it
+#-    # is answered 503.
+#-    pool_size: int = Field(10, ge=1, le=1000)
+#-    pool_timeout: float = Field(10.0, ge=0.1, le=600)
+#-    # Connections opened beyond pool_size under a burst, closed again after.
+#-    pool_overflow: int = Field(10, ge=0, le=1000)
+#-    # None keeps POST /api/query switched off. A SecretStr never shows its
+#-    # value in a repr, a log line or an error message.
+#-    query_token: SecretStr | None = None
+#-    # The research queries of /api/query may run as another (read-only)
+#-    # database user; by default they use database_url, read-only.
+#-    query_database_url: str | None = None
+#-    query_timeout: float = Field(30.0, ge=0.1, le=3600)
+#-    # Research queries running at once per process, each on its own
+#-    # connection; one more waits pool_timeout, then gets a 503.
+#-    query_pool_size: int = Field(2, ge=1, le=100)
+#-    # Seconds of silence after which an event stream sends a keep-alive.
+#-    sse_keepalive: float = Field(15.0, ge=0.05, le=3600)
+#-    # One line per request: human-readable text, JSON lines, or none.
+#-    access_log: Literal["text", "json", "off"] = "text"
+#-    # serve: worker processes, and what a deployment behind a proxy needs.
+#-    workers: int = Field(1, ge=1, le=64)
+#-    # Trust X-Forwarded-For/-Proto only from these addresses (comma-separated,
+#-    # "*" for any): the proxy's own, never the clients'.
+#-    proxy_headers: bool = True
+#-    forwarded_allow_ips: str = "127.0.0.1"
+#-    # Seconds that open connections get to finish after SIGTERM.
+#-    shutdown_timeout: float = Field(5.0, ge=0, le=3600)
+#-    # A streamed response whose client takes no chunk for this long is
+#-    # aborted, so a reader that stopped cannot hold its resources for ever.
+#-    send_timeout: float = Field(30.0, ge=0.1, le=3600)
+#-    # GET /readyz: how long the database ping may take before "not ready".
+#-    ready_timeout: float = Field(2.0, ge=0.1, le=60)
+# steps: delete from typing

@@ -40,10 +40,27 @@ async def execute_insert_query(
         result = await conn.execute(statement, params)
         return result.first() if result.returns_rows else None
 # >>> exercise: stream-query
-# steps: edit stream_query
-#-        batches = result.partitions(batch_rows)
-#-        while batch := await uncancelled(anext(batches, None)):
-#+        async for batch in result.partitions(batch_rows):
+
+
+async def stream_query(
+    statement: Executable, params: dict | None = None, *, batch_rows: int = STREAM_BATCH_ROWS
+) -> AsyncIterator[Sequence[Row]]:
+    """Yield the rows of a read in batches, from a server-side cursor.
+
+    Memory holds one batch at a time however large the result. The
+    connection stays checked out while the caller iterates and goes back to
+    the pool when the generator finishes or is closed.
+    """
+    conn = await get_engine().connect()
+    try:
+        result = await conn.stream(statement, params)
+        async for batch in result.partitions(batch_rows):
+            yield batch
+    finally:
+        # Shielded so that a cancelled stream (client gone) still returns
+        # its connection instead of abandoning it half-closed.
+        with anyio.CancelScope(shield=True):
+            await conn.close()
 # --- stub
 
 
@@ -73,10 +90,25 @@ async def stream_query(
 # steps: edit group_order_lines
 #-                    "total": Decimal("0.00"),
 #+                    "total": 0,
+# steps: main CUSTOMERS
+#-CUSTOMERS = select(Customer.id, Customer.name, Address.flat_number, Address.post_code).join(
+#-    Customer.address
+#+CUSTOMERS = (
+#+    select(Customer.id, Customer.name, Address.flat_number, Address.post_code)
+#+    .join(Customer.address)
+#+    .order_by(Customer.id)
+# steps: main stream_customers
+#-    return stream_query(CUSTOMERS, keys=["id"])
+#+    return stream_query(CUSTOMERS)
 # steps: edit stream_orders_between
+#-    statement = ORDER_LINES.where(Order.order_time.between(after, before))
+#-    keys = ["order_time", "order_id", "item_id"]
+#+    statement = ORDER_LINES.where(Order.order_time.between(after, before)).order_by(
+#+        Order.order_time, Order.id, OrderItem.item_id
+#+    )
 #-    # aclosing: when this generator is closed early (client gone), close the
 #-    # inner one too, right away, so that its connection goes back to the pool.
-#-    async with aclosing(stream_query(statement)) as batches:
+#-    async with aclosing(stream_query(statement, keys=keys)) as batches:
 #-        async for batch in batches:
 #-            rows = held + list(batch)
 #-            last_id = rows[-1].order_id
@@ -102,6 +134,19 @@ async def stream_query(
 #+    return rows[0].total
 # >>> exercise: task-group
 # steps: edit get_orders_total
+#-    except ExceptionGroup as errors:
+#-        error = one_error(errors)
+#-        if error is None:
+#-            raise
+#-        if isinstance(error, NotFound):
+#-            # Name every missing id, not only the first task's.
+#-            missing = await unknown_order_ids(unique_ids)
+#-            raise NotFound(f"unknown order ids: {missing}") from None
+#-        raise error from errors
+#+    except* NotFound:
+#+        # Name every missing id, not only the first task's.
+#+        missing = await unknown_order_ids(unique_ids)
+#+        raise NotFound(f"unknown order ids: {missing}") from None
 # --- stub
 
 
@@ -162,7 +207,25 @@ async def add_new_order(customer_id: int, items: list[tuple[int, int]]) -> int:
 # steps: delete uncancelled
 # steps: delete ORDER_TOTAL_OF
 # steps: delete order_json
-# steps: delete orders_after
+# steps: delete import time
+# steps: delete from dataclasses
+# steps: delete from itertools
+# steps: delete from sqlalchemy.exc #2
+# steps: delete from marketsvc
+# steps: delete from marketsvc.db.unavailable
+# steps: delete MIDSTREAM_PATIENCE
+# steps: delete one_error
+# steps: delete patiently
+# steps: delete after_key
+# steps: delete _store_order
+# steps: delete ORDERS_CHANNEL
+# steps: delete announce_order
+# steps: delete FeedRead
+# steps: delete ORDER_WRITERS
+# steps: delete order_writers
+# steps: delete has_gap
+# steps: delete read_orders_after
+# steps: delete latest_order_id
 # steps: delete count_customers
 # steps: delete count_orders
 # steps: delete revenue

@@ -68,6 +68,20 @@ ORDERS_TOTAL_ERRORS = {404: {"description": "Unknown order ids, all of them name
 #+        for order in batch
 #+    ]
 # steps: main add_new_order
+#-async def add_new_order(
+#-    body: Annotated[NewOrderIn, Body()],
+#-    key: Annotated[str | None, Depends(idempotency_key)],
+#-) -> NewOrderOut:
+#+async def add_new_order(body: Annotated[NewOrderIn, Body()]) -> NewOrderOut:
+#-    """Store an order and all its items in one transaction.
+#-
+#-    A client that did not get the answer can safely send the same request
+#-    again with the same `Idempotency-Key`. The same key with a different
+#-    order is a 422.
+#-    """
+#+    """Store an order and all its items."""
+#-    order_id = await db_accessor.add_new_order(body.customer_id, lines, key)
+#+    order_id = await db_accessor.add_new_order(body.customer_id, lines)
 
 
 def add_error_handlers(app: FastAPI) -> None:

@@ -18,7 +18,23 @@ from sqlalchemy.orm import selectinload
 # >>> exercise: eager-loading
 
 
-# steps: main orders_after
+async def orders_after(
+    session: AsyncSession, after_id: int, customer_id: int | None, limit: int
+) -> list[dict[str, Any]]:
+    """The next `limit` orders with id > after_id, oldest id first."""
+    statement = (
+        select(Order)
+        .where(Order.id > after_id)
+        .order_by(Order.id)
+        .limit(limit)
+        # Two more queries load every order's items and their Item rows:
+        # nothing is loaded lazily later, which async code could not do.
+        .options(selectinload(Order.items).selectinload(OrderItem.item))
+    )
+    if customer_id is not None:
+        statement = statement.where(Order.customer_id == customer_id)
+    orders = (await session.scalars(statement)).all()
+    return [order_json(order) for order in orders]
 # --- stub
 
 

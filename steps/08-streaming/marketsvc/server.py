@@ -1,25 +1,27 @@
 # steps: patch
+# steps: main from contextlib
 # steps: main from fastapi
-#-    Depends,
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from pydantic import ValidationError
 
 from marketsvc import db_accessor, events, research
 # steps: edit from marketsvc.schemas
 #=    OrderWithCustomerOut,
 #+    QueryIn,
 from marketsvc.streaming import StreamedJSON, start_stream
+# steps: after IdPath
+# What a 503 tells the client to wait before it tries again.
+RETRY_AFTER_SECONDS = 1
 # steps: edit create_app
 #=        app.state.settings = settings
-#+        app.state.query_engine = None
+#+        app.state.research = None
 #=            await init_db(engine)
 #+            if settings.query_token:
-#+                app.state.query_engine = research.create_query_engine(
-#+                    settings.query_database_url or settings.database_url,
-#+                    timeout=settings.query_timeout,
-#+                )
+#+                app.state.research = await research.open_research_or_explain(settings, engine)
 #=        finally:
-#+            if app.state.query_engine is not None:
-#+                await app.state.query_engine.dispose()
+#+            if isinstance(app.state.research, research.Research):
+#+                await app.state.research.close()
 # >>> exercise: stream-response
 # steps: main customers
 # steps: edit orders_between_dates
@@ -74,11 +76,6 @@ async def customers() -> list[CustomerOut]:
 
 
 # steps: main read_query
-#-    except ValidationError as exc:
-#-        first = exc.errors()[0]
-#-        raise HTTPException(422, f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
-#+    except ValueError as exc:
-#+        raise HTTPException(422, str(exc).splitlines()[-1].strip() or "bad query") from None
 
 
 # steps: main query
@@ -88,5 +85,11 @@ async def customers() -> list[CustomerOut]:
 
 
 # steps: main order_events
-#-        if not re.fullmatch(r"[0-9]{1,10}", last_event_id) or int(last_event_id) > MAX_ID:
-#+        if not last_event_id.isdigit() or int(last_event_id) > MAX_ID:
+#-    stream = events.order_events(
+#-        feed_of(request.app.state), query, keepalive=request.app.state.settings.sse_keepalive
+#-    )
+#+    stream = events.order_events(query, keepalive=request.app.state.settings.sse_keepalive)
+# steps: after add_error_handlers
+
+
+# steps: main busy

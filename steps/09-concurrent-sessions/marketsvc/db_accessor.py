@@ -11,6 +11,18 @@ from marketsvc.db.engine import get_engine
 # <<< exercise: session-per-task
 
 
+# steps: after from marketsvc.db.models
+from marketsvc.db.unavailable import DatabaseUnavailable, leaves, unavailable_reason
+# steps: after NotFound
+
+
+# steps: main one_error
+# steps: after get_order_total
+
+
+# steps: main get_orders_total
+
+
 # --- sessions: events, stats, items -----------------------------------------
 # The functions below take an AsyncSession (the ORM's unit of work) instead
 # of opening a connection: the caller decides how long the session lives.
@@ -69,7 +81,23 @@ async def get_stats() -> dict[str, Any]:
 # >>> exercise: integrity-409
 
 
-# steps: main create_item
+async def create_item(
+    session: AsyncSession, name: str, price: Decimal, description: str | None
+) -> Item:
+    """Insert an item; Conflict when the name is taken.
+
+    The database's UNIQUE constraint is the judge (a check-then-insert would
+    race with a concurrent request). After the IntegrityError the session is
+    rolled back, so the caller can go on using it.
+    """
+    item = Item(name=name, price=price, description=description)
+    session.add(item)
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise Conflict(f"an item named {name!r} already exists") from None
+    return item
 # --- stub
 
 

@@ -1,10 +1,14 @@
 # steps: patch
 # steps: main from fastapi
-# steps: after from fastapi.responses
+# steps: after from pydantic
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 from marketsvc.db.engine import close_database, get_sessionmaker, open_database
+# steps: after from marketsvc.db.schema
+from marketsvc.db.unavailable import DatabaseUnavailable, unavailable_reason
 # steps: main from marketsvc.schemas
+#-    IdText,
 # steps: edit create_app
 #-        engine = open_database(settings.database_url, echo=settings.echo)
 #+        engine = open_database(
@@ -41,9 +45,17 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 #+    async def conflict(_request: Request, exc: db_accessor.Conflict) -> JSONResponse:
 #+        return JSONResponse({"detail": str(exc)}, status_code=409)
 #+
+#+    # Pool exhaustion, a dropped or refused connection, a locked SQLite
+#+    # file: the request was fine, the database could not serve it now.
 #+    @app.exception_handler(PoolTimeout)
-#+    async def pool_exhausted(_request: Request, _exc: PoolTimeout) -> JSONResponse:
-#+        return busy("all database connections are in use")
+#+    @app.exception_handler(DBAPIError)
+#+    @app.exception_handler(OSError)
+#+    @app.exception_handler(DatabaseUnavailable)
+#+    async def database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+#+        reason = unavailable_reason(exc)
+#+        if reason is None:
+#+            raise exc
+#+        return busy(reason)
 
 
 # steps: main busy

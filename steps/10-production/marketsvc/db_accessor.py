@@ -3,18 +3,29 @@
 # --- stub
 
 
-# --- writing an order --------------------------------------------------------
+async def _store_order(
+    customer_id: int, items: list[tuple[int, int]], key: str | None, request_hash: str
+) -> int:
+    """The writes of add_new_order: the key, the checks, then the writes."""
+    # TODO (exercise atomic-writes): every step below runs on a connection
+    # of its own and each write is its own transaction. If the lines fail,
+    # the order stays behind without them; the checks can be out of date by
+    # the time the INSERTs run; and a retry with the same Idempotency-Key
+    # can come between the order and its key, and store the order twice.
+    # Make it one transaction: open `async with write_transaction() as conn:`
+    # around everything, do the checks inside it with conn.scalar(...) /
+    # conn.scalars(...), pass conn (or conn=conn) to the idempotency calls
+    # and both execute_insert_query() calls, and call
+    # await announce_order(conn) before the INSERTs, so that the feed's
+    # followers hear of the order when, and only if, it commits.
+    now = datetime.now(UTC).replace(tzinfo=None)
+    if key is not None:
+        async with write_transaction() as conn:
+            await idempotency.forget_expired(conn, now)
+            earlier = await idempotency.order_of(conn, key, request_hash)
+        if earlier is not None:
+            return earlier  # a retry: nothing new is written
 
-
-async def add_new_order(customer_id: int, items: list[tuple[int, int]]) -> int:
-    """Insert an order and its (item_id, quantity) lines; returns the new order's id."""
-    # TODO (exercise atomic-writes): every statement below runs on a
-    # connection of its own and each INSERT is its own transaction. If the
-    # lines fail, the order stays behind without them; and the checks can
-    # be out of date by the time the INSERTs run. Make it one transaction:
-    # open `async with write_transaction() as conn:` around everything, do
-    # the checks inside it with conn.scalar(...) / conn.scalars(...), and
-    # pass conn=conn to both execute_insert_query() calls.
     if not await customer_exists(customer_id):
         raise NotFound(f"customer {customer_id} does not exist")
     item_ids = [item_id for item_id, _ in items]
@@ -23,7 +34,6 @@ async def add_new_order(customer_id: int, items: list[tuple[int, int]]) -> int:
     if missing:
         raise NotFound(f"unknown item ids: {missing}")
 
-    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     new_order = Order.__table__.insert().returning(Order.id)
     row = await execute_insert_query(new_order, {"customer_id": customer_id, "order_time": now})
     order_id = row.id
@@ -32,5 +42,8 @@ async def add_new_order(customer_id: int, items: list[tuple[int, int]]) -> int:
         for item_id, quantity in items
     ]
     await execute_insert_query(OrderItem.__table__.insert(), lines)
+    if key is not None:
+        async with write_transaction() as conn:
+            await idempotency.remember(conn, key, request_hash, order_id, now)
     return order_id
 # <<< exercise: atomic-writes

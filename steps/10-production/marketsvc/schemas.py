@@ -1,9 +1,15 @@
 # steps: patch
 # >>> exercise: validation
 # --- stub
-# steps: delete from decimal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 # steps: edit MAX_ID
 #-# Ids are PostgreSQL INTEGERs on every engine: 1 .. 2**31 - 1. Anything else
@@ -21,6 +27,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 # >>> exercise: exact-money
 # --- stub
 # steps: delete Money
+
+
+CENT = Decimal("0.01")
 # <<< exercise: exact-money
 # >>> exercise: validation
 # --- stub
@@ -45,9 +54,14 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 #   when_used="json")]: a Decimal inside, a JSON number outside, turned into
 #   a float only at the very end. Use it for every price, total and revenue
 #   below instead of float;
-# - ItemIn.price as a Decimal with Field(ge=0, max_digits=10,
-#   decimal_places=2, allow_inf_nan=False): what NUMERIC(10,2) can store
-#   exactly. A price of 0.105 is refused, not rounded somewhere later.
+# - ItemIn.price as an Annotated Decimal: BeforeValidator(json_number), so
+#   that only a JSON number is a price (not "3.20", not true); then
+#   Field(ge=0, max_digits=10, decimal_places=2, allow_inf_nan=False), what
+#   NUMERIC(10,2) can store exactly (0.105 is refused, not rounded somewhere
+#   later); then AfterValidator(lambda price: abs(price).quantize(CENT)), so
+#   that every price has its two places (and -0.0 is 0.00).
+#   The body arrives parsed by strict_json: a JSON number with a fraction is
+#   already an exact Decimal there, never a float.
 
 
 # steps: edit AddressOut

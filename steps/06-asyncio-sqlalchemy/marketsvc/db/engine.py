@@ -6,6 +6,8 @@ the service at a temporary database.
 """
 
 # steps: main from sqlalchemy
+#-from sqlalchemy import event, text
+#+from sqlalchemy import event
 # steps: main from sqlalchemy.engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 

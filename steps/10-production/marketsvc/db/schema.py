@@ -2,7 +2,7 @@
 # >>> exercise: postgresql-ids
 # --- stub
 
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 # steps: delete from sqlalchemy.engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
