@@ -1,14 +1,21 @@
 # steps: patch main
 # steps: main Settings
 #-    # Connections kept open, and how long a request waits for one before it
-#-    # is answered 503.
+#-    # is answered 503. All kept, none opened per burst: the pool's overflow
+#-    # closes each extra connection as it comes back, so under steady load
+#-    # above pool_size every few requests pay a new connection (TLS and all).
+#-    # 10 per worker lets 8 workers share PostgreSQL's default 100.
 #-    pool_size: int = Field(10, ge=1, le=1000)
 #-    pool_timeout: float = Field(10.0, ge=0.1, le=600)
 #-    # Connections opened beyond pool_size under a burst, closed again after.
-#-    pool_overflow: int = Field(10, ge=0, le=1000)
+#-    pool_overflow: int = Field(0, ge=0, le=1000)
 #+    # How long a research query waits for one of its connections before it
 #+    # is answered 503.
 #+    pool_timeout: float = Field(10.0, ge=0.1, le=600)
+#-    # Where the order feed LISTENs for new orders: a direct PostgreSQL URL,
+#-    # when database_url goes through PgBouncer in transaction mode (which
+#-    # cannot carry LISTEN). None: database_url, or polling behind PgBouncer.
+#-    listen_database_url: str | None = None
 #=    sse_keepalive: float = Field(15.0, ge=0.05, le=3600)
 #-    # One line per request: human-readable text, JSON lines, or none.
 #-    access_log: Literal["text", "json", "off"] = "text"

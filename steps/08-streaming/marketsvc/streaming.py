@@ -19,8 +19,8 @@
 #-            with lifecycle.cancelled_on_shutdown() as shutdown:
 #-                await super().__call__(scope, receive, send_in_time)
 #+            await super().__call__(scope, receive, send_in_time)
-#-        if shutdown.cancelled_caught and not complete:
-#-            raise StreamAborted("the server is shutting down")
+#-            if shutdown.cancelled_caught and not complete:
+#-                raise StreamAborted("the server is shutting down")
 # >>> exercise: status-first
 # steps: edit start_stream
 # --- stub

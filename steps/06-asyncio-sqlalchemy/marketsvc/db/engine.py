@@ -5,9 +5,7 @@ reached through get_engine(). Keeping it behind a function lets tests point
 the service at a temporary database.
 """
 
-# steps: main from sqlalchemy
-#-from sqlalchemy import event, text
-#+from sqlalchemy import event
+from sqlalchemy import event
 # steps: main from sqlalchemy.engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 

@@ -1,19 +1,27 @@
 # steps: patch
 # steps: after from sqlalchemy.ext.asyncio
 
-# steps: main POOL_MAX_OVERFLOW
-# steps: main create_engine
-#-    """Build an AsyncEngine for `url`, with SQLite made safe for concurrent use."""
-#+    """Build an AsyncEngine for `url`."""
-#-    in_memory = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
-#-    if not in_memory and "poolclass" not in options:
-#+    if not (parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")):
-#=        options.update(pool_size=pool_size, max_overflow=pool_overflow, pool_timeout=pool_timeout)
-#-        # A database server can drop pooled connections behind our back (a
-#-        # restart, pg_terminate_backend, an idle timeout). pool_pre_ping tests
-#-        # each one as it leaves the pool and quietly replaces a dead one, so
-#-        # the request that gets it never sees the error. A SQLite connection
-#-        # is a file handle that nothing outside can close: no ping there.
-#-        options.setdefault("pool_pre_ping", parsed.get_backend_name() != "sqlite")
-#-    if behind_transaction_pooler(parsed):
-#-        options["connect_args"] = {**POOLER_CONNECT_ARGS, **options.get("connect_args", {})}
+# Connections the service keeps open (Settings.pool_size), plus this many
+# more under a burst; a request that waits Settings.pool_timeout for one gets
+# a 503 (see server.py).
+POOL_MAX_OVERFLOW = 10
+
+
+def create_engine(
+    url: str,
+    *,
+    echo: bool = False,
+    pool_size: int = 10,
+    pool_timeout: float = 10.0,
+    pool_overflow: int = POOL_MAX_OVERFLOW,
+    **options,
+) -> AsyncEngine:
+    """Build an AsyncEngine for `url`."""
+    parsed = make_url(url)
+    in_memory = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+    if not in_memory and "poolclass" not in options:
+        options.update(pool_size=pool_size, max_overflow=pool_overflow, pool_timeout=pool_timeout)
+    engine = create_async_engine(parsed, echo=echo, **options)
+    if is_sqlite(engine):
+        _configure_sqlite(engine)
+    return engine
