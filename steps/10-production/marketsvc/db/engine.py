@@ -3,12 +3,6 @@
 # --- stub
 
 
-# steps: edit create_engine
-#-    in_memory = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
-#-    if not in_memory and "poolclass" not in options:
-#+    if not (parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")):
-
-
 def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def on_connect(dbapi_connection, _record):
