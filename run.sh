@@ -184,7 +184,7 @@ Set-up and service
   lock [--upgrade]    write requirements*.lock again from requirements*.txt
   reset [--pg [URL]]  drop the database's tables and load marketdb.sql again
   seed [--pg [URL]] [N] [M]  add N generated customers and M orders (default 1000 and 5000)
-  bench [NAME]        run the benchmarks in bench/ (streaming, fanout, throughput, writes)
+  bench [NAME]        run the benchmarks in bench/ (streaming, fanout, throughput, writes, research, feed)
 
 Workshop
   steps [--force] [--push REMOTE]   build (or refresh) the step branches from main

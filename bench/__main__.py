@@ -1,15 +1,15 @@
-"""python -m bench [streaming|fanout|throughput|writes|research ...]  (all by default).
+"""python -m bench [streaming|fanout|throughput|writes|research|feed ...]  (all by default).
 
 Each benchmark prints Markdown tables and saves them to bench/results/.
 Set BENCH_PG_URL (e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/postgres)
-to run fan-out and throughput on PostgreSQL too, side by side with SQLite.
+to run fan-out, throughput and feed on PostgreSQL too, side by side with SQLite.
 """
 
 import sys
 
 from bench import common
 
-NAMES = ["streaming", "fanout", "throughput", "writes", "research"]
+NAMES = ["streaming", "fanout", "throughput", "writes", "research", "feed"]
 
 
 def main(argv: list[str]) -> int:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from bench.common import Server
 from marketsvc.db.models import Order, OrderItem
 from tests.conftest import LiveServer
+from tests.deployed import start_all, stop_all
 from tests.sse import Follower, wait_until
 
 ORDERS = 1000
@@ -128,20 +129,26 @@ def check_delivery(follower: Follower, answered: dict[int, float], orders: int) 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_orders_written_through_other_processes_reach_a_follower_once_in_order(database_url):
-    # A small pool each: the PostgreSQL server's connections are shared.
+def test_orders_written_through_other_processes_reach_a_follower_once_in_order(
+    database_url, tmp_path
+):
+    # Three processes of two workers, all started at once on a fresh database,
+    # as an operator starts them. A small pool each: the PostgreSQL server's
+    # connections are shared.
     env = {"MARKETSVC_POOL_TIMEOUT": "60", "MARKETSVC_POOL_SIZE": "4"}
-    first = start_server(database_url, **env)  # creates the schema
-    servers = [first] + [start_server(database_url, **env) for _ in range(2)]
+    servers = start_all(3, database_url, tmp_path, workers=2, **env)
     try:
+        # The follower lands on one worker of the first process; the other
+        # two processes take every write.
         follower, answered = asyncio.run(
             write_and_follow(servers[0].url, [s.url for s in servers[1:]], ORDERS)
         )
     finally:
-        for server in servers:
-            server.stop()
+        stop_all(servers)
+    for server in servers:
+        assert not server.failures(), server.text()
     p95 = check_delivery(follower, answered, ORDERS)
-    print(f"\nPostgreSQL, 3 processes: p95 delay from 201 to event {p95:.3f} s")
+    print(f"\nPostgreSQL, 3 processes x 2 workers: p95 delay from 201 to event {p95:.3f} s")
     assert p95 <= 2
     assert asyncio.run(stored_orders(database_url)) == (ORDERS, ORDERS)
 
@@ -150,7 +157,7 @@ def test_orders_written_through_other_processes_reach_a_follower_once_in_order(d
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_two_processes_on_one_sqlite_file_share_the_feed(database_url):
-    # A small pool each: the PostgreSQL server's connections are shared.
+    # 1000 requests at once wait their turn for SQLite's one writer.
     env = {"MARKETSVC_POOL_TIMEOUT": "60"}
     writer = start_server(database_url, **env)
     reader = start_server(database_url, **env)
