@@ -831,7 +831,8 @@ def test_a_query_ends_by_its_time_limit_while_the_client_keeps_reading(
     research_server, database_url
 ):
     elapsed, body = read_until_cut(research_server, QUICK_ROWS_FOR_EVER[engine_of(database_url)])
-    assert body.startswith(b"[{") and not body.endswith(b"]")
+    # (Rows go out 64 KB at a time: the slow one may send no row at all.)
+    assert body.startswith(b"[") and not body.endswith(b"]")
     # The limit is QUERY_TIMEOUT for the whole query; a few seconds of grace.
     assert elapsed < QUERY_TIMEOUT + 3, elapsed
     assert slots_free_again(research_server, database_url, 5) < 5
@@ -851,7 +852,7 @@ TOO_LARGE_ROWS = {
         "SELECT repeat(chr(1), 2000000) AS a",
         "SELECT array_agg(g) AS a FROM generate_series(1, 200000) AS g",
         "SELECT jsonb_agg(repeat('x', 1000)) AS j FROM generate_series(1, 2000)",
-        "SELECT decode(repeat('ab', 1000000), 'hex') AS b",
+        "SELECT decode(repeat('ab', 1000001), 'hex') AS b",
     ],
 }
 
@@ -881,12 +882,14 @@ def test_a_too_large_row_after_the_first_rows_aborts_the_stream(research_server,
     if engine_of(database_url) == "sqlite":
         sql = (
             "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r LIMIT 3000) "
-            "SELECT i, CASE WHEN i = 3000 THEN zeroblob(900000) END AS a, "
+            "SELECT i, printf('%0100d', i) AS pad, "
+            "CASE WHEN i = 3000 THEN zeroblob(900000) END AS a, "
             "CASE WHEN i = 3000 THEN zeroblob(900000) END AS b FROM r"
         )
     else:
         sql = (
-            "SELECT g, CASE WHEN g = 3000 THEN repeat('x', 2000000) END AS a "
+            "SELECT g, repeat('y', 100) AS pad, "
+            "CASE WHEN g = 3000 THEN repeat('x', 2000000) END AS a "
             "FROM generate_series(1, 3000) AS g"
         )
     _, body = read_until_cut(research_server, sql)
