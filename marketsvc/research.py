@@ -30,6 +30,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import math
 import os
 import secrets
 import sqlite3
@@ -494,13 +495,15 @@ async def _rows(research: Research, sql: str) -> AsyncIterator[Sequence[Row]]:
                 raw = await conn.get_raw_connection()
                 await raw.driver_connection.set_progress_handler(deadline.passed, 10_000)
             # text() treats ":name" as a parameter; research SQL has none.
-            result = await _in_time(deadline, lambda: conn.stream(text(sql.replace(":", r"\:"))))
+            result = await _in_time(
+                research, deadline, lambda: conn.stream(text(sql.replace(":", r"\:")))
+            )
             try:
                 columns = list(result.keys())
             except ResourceClosedError:  # e.g. SET: it ran, and returns nothing
                 raise QueryFailed("the statement returns no rows; send a query") from None
             batches = result.partitions(STREAM_BATCH_ROWS if sqlite else PG_BATCH_ROWS)
-            batch = _checked(await _in_time(deadline, lambda: anext(batches, [])))
+            batch = _checked(await _in_time(research, deadline, lambda: anext(batches, [])))
         except TimeoutError:
             raise QueryFailed(_too_long(research.timeout)) from None
         except DATABASE_ERRORS as exc:
@@ -512,7 +515,7 @@ async def _rows(research: Research, sql: str) -> AsyncIterator[Sequence[Row]]:
             # However slowly the client reads, the time is the query's, not
             # each fetch's: a fetch gets what is left of it.
             try:
-                batch = _checked(await _in_time(deadline, lambda: anext(batches, None)))
+                batch = _checked(await _in_time(research, deadline, lambda: anext(batches, None)))
             except TimeoutError:
                 raise QueryFailed(_too_long(research.timeout)) from None
     finally:
@@ -520,18 +523,20 @@ async def _rows(research: Research, sql: str) -> AsyncIterator[Sequence[Row]]:
             await conn.close()
 
 
-async def _in_time(deadline: _Deadline, fetch: Callable[[], Awaitable]):
+async def _in_time(research: Research, deadline: _Deadline, fetch: Callable[[], Awaitable]):
     """Await a fetch for the query's remaining time at most, or TimeoutError.
 
     Shielded from the response's own cancellation (see uncancelled), but not
     from the deadline: when it passes, asyncpg's fetch is cancelled, and
-    asyncpg asks the server to cancel the statement. (SQLite's progress
-    handler interrupts it first; the grace leaves it time to.)
+    asyncpg asks the server to cancel the statement. A SQLite fetch is left
+    to the progress handler, which interrupts it at the deadline (cancelled
+    halfway, aiosqlite would leave its thread running the statement).
     """
     if deadline.passed():
         raise TimeoutError
+    seconds = math.inf if research.engine.dialect.name == "sqlite" else deadline.left()
     with anyio.CancelScope(shield=True):
-        with anyio.fail_after(deadline.left() + CANCEL_GRACE):
+        with anyio.fail_after(seconds + CANCEL_GRACE):
             result = await fetch()
     await anyio.lowlevel.checkpoint()
     return result
