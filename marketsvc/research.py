@@ -30,7 +30,6 @@ import asyncio
 import base64
 import hashlib
 import hmac
-import math
 import os
 import secrets
 import sqlite3
@@ -489,21 +488,21 @@ async def _rows(research: Research, sql: str) -> AsyncIterator[Sequence[Row]]:
     sqlite = research.engine.dialect.name == "sqlite"
     try:
         try:
+            driver = (await conn.get_raw_connection()).driver_connection
             if sqlite:
                 # SQLite calls this every 10 000 steps of its virtual machine;
                 # a true answer interrupts the statement, wherever it is.
-                raw = await conn.get_raw_connection()
-                await raw.driver_connection.set_progress_handler(deadline.passed, 10_000)
+                await driver.set_progress_handler(deadline.passed, 10_000)
             # text() treats ":name" as a parameter; research SQL has none.
             result = await _in_time(
-                research, deadline, lambda: conn.stream(text(sql.replace(":", r"\:")))
+                driver, deadline, lambda: conn.stream(text(sql.replace(":", r"\:")))
             )
             try:
                 columns = list(result.keys())
             except ResourceClosedError:  # e.g. SET: it ran, and returns nothing
                 raise QueryFailed("the statement returns no rows; send a query") from None
             batches = result.partitions(STREAM_BATCH_ROWS if sqlite else PG_BATCH_ROWS)
-            batch = _checked(await _in_time(research, deadline, lambda: anext(batches, [])))
+            batch = _checked(await _in_time(driver, deadline, lambda: anext(batches, [])))
         except TimeoutError:
             raise QueryFailed(_too_long(research.timeout)) from None
         except DATABASE_ERRORS as exc:
@@ -515,7 +514,7 @@ async def _rows(research: Research, sql: str) -> AsyncIterator[Sequence[Row]]:
             # However slowly the client reads, the time is the query's, not
             # each fetch's: a fetch gets what is left of it.
             try:
-                batch = _checked(await _in_time(research, deadline, lambda: anext(batches, None)))
+                batch = _checked(await _in_time(driver, deadline, lambda: anext(batches, None)))
             except TimeoutError:
                 raise QueryFailed(_too_long(research.timeout)) from None
     finally:
@@ -523,21 +522,22 @@ async def _rows(research: Research, sql: str) -> AsyncIterator[Sequence[Row]]:
             await conn.close()
 
 
-async def _in_time(research: Research, deadline: _Deadline, fetch: Callable[[], Awaitable]):
+async def _in_time(driver, deadline: _Deadline, fetch: Callable[[], Awaitable]):
     """Await a fetch for the query's remaining time at most, or TimeoutError.
 
-    Shielded from the response's own cancellation (see uncancelled), but not
-    from the deadline: when it passes, asyncpg's fetch is cancelled, and
-    asyncpg asks the server to cancel the statement. A SQLite fetch is left
-    to the progress handler, which interrupts it at the deadline (cancelled
-    halfway, aiosqlite would leave its thread running the statement).
+    Shielded from the response's own cancellation (see uncancelled). On
+    PostgreSQL, asyncpg's own per-call deadline becomes the time the query
+    has left: when it passes, asyncpg asks the server to cancel the
+    statement. A SQLite fetch is left to the progress handler, which
+    interrupts it at the deadline.
     """
     if deadline.passed():
         raise TimeoutError
-    seconds = math.inf if research.engine.dialect.name == "sqlite" else deadline.left()
+    if isinstance(driver, asyncpg.Connection):
+        # asyncpg reads command_timeout from its settings at every call.
+        driver._config = driver._config._replace(command_timeout=deadline.left() + CANCEL_GRACE)
     with anyio.CancelScope(shield=True):
-        with anyio.fail_after(seconds + CANCEL_GRACE):
-            result = await fetch()
+        result = await fetch()
     await anyio.lowlevel.checkpoint()
     return result
 
