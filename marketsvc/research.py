@@ -16,9 +16,12 @@ refusing, not string matching in this module:
   in MARKETSVC_QUERY_DATABASE_URL (a read replica, say). Anything that can
   do more is refused at start-up and /api/query stays off.
 
-The time limit is the service's own: SQL can lift statement_timeout, but not
-the service's clock (asyncpg cancels the backend, SQLite's progress handler
-interrupts the statement). Each query opens a connection of its own and
+The time limit is the service's own and covers the whole query, from its
+start to its last row: SQL can lift statement_timeout, but not the service's
+clock (a fetch gets only the time that is left; then asyncpg cancels the
+backend, SQLite's progress handler interrupts the statement). No row may be
+larger than MAX_ROW_BYTES, so that memory and the time spent encoding a
+batch stay small. Each query opens a connection of its own and
 closes it afterwards, so nothing it leaves in its session (a setting, an
 advisory lock) reaches the next one; at most `slots` run at once per process.
 """
@@ -32,7 +35,7 @@ import secrets
 import sqlite3
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 
@@ -46,15 +49,20 @@ from sqlalchemy.pool import NullPool
 
 from marketsvc.config import Settings
 from marketsvc.db.schema import TABLES
-from marketsvc.db_accessor import STREAM_BATCH_ROWS, uncancelled
+from marketsvc.db_accessor import STREAM_BATCH_ROWS
 
 # The largest string or blob a SQLite research query may build, and the most
 # columns it may return: together they bound the size of one row.
 MAX_VALUE_BYTES = 1_000_000
 MAX_COLUMNS = 100
+# The most a row's values may hold (measured before encoding: characters,
+# bytes, 8 per number); a larger row fails the query. A JSON string may be
+# up to six times its characters (control characters become \u0001).
+MAX_ROW_BYTES = 1_000_000
 # A batch of rows stops growing at about this many bytes (SQLite), so a
-# query of many large rows still streams in flat memory.
-BATCH_BYTES = 8 * 1024 * 1024
+# query of many large rows still streams in flat memory, and encoding one
+# batch never holds the event loop for long.
+BATCH_BYTES = 1_000_000
 # asyncpg cannot stop a fetch by size, and a PostgreSQL value may be as
 # large as 1 GB: fetch few rows at a time, so that many large rows cost
 # little memory (at some speed: a round trip per PG_BATCH_ROWS rows).
@@ -224,6 +232,29 @@ async def check_research_login(engine: AsyncEngine) -> None:
 _LOGIN_LOCK = 0x6D6B_7376_7273  # "mksvrs"
 
 
+# A research query can take any advisory lock, this one too, but it ends
+# (and lets go) by MARKETSVC_QUERY_TIMEOUT: start-up waits that long and a
+# little more, then leaves /api/query off rather than hang.
+LOGIN_LOCK_GRACE = 10.0
+
+
+async def _take_login_lock(conn, wait: float) -> None:
+    """Take _LOGIN_LOCK for this transaction, saying so if it has to wait."""
+    params = {"key": _LOGIN_LOCK}
+    if await conn.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), params):
+        return
+    print(
+        f"marketsvc: waiting up to {wait:g} s for the research login's lock "
+        f"(advisory lock {_LOGIN_LOCK}, held by another process starting, or a research query)",
+        file=sys.stderr,
+        flush=True,
+    )
+    await conn.execute(
+        text("SELECT set_config('lock_timeout', :ms, true)"), {"ms": str(int(wait * 1000))}
+    )
+    await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), params)
+
+
 def research_login_name(database: str) -> str:
     """One login per database: a role is cluster-wide, tables are not."""
     digest = hashlib.sha256(database.encode()).hexdigest()[:12]
@@ -280,7 +311,7 @@ async def ensure_research_login(service_engine: AsyncEngine, settings: Settings)
                 "login; set MARKETSVC_QUERY_DATABASE_URL to a login that may only SELECT "
                 "the service's tables"
             )
-        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOGIN_LOCK})
+        await _take_login_lock(conn, wait=settings.query_timeout + LOGIN_LOCK_GRACE)
         exists = await conn.scalar(
             text("SELECT 1 FROM pg_roles WHERE rolname = :login"), {"login": login}
         )
@@ -377,22 +408,49 @@ class BoundedCursor(sqlite3.Cursor):
             if row is None:
                 break
             rows.append(row)
-            room -= sum(len(v) if isinstance(v, str | bytes) else 8 for v in row)
+            room -= row_size(row)
         return rows
 
 
 class _Deadline:
-    """A time limit that each fetch renews (SQLite has no statement timeout)."""
+    """The moment a query's time is up, set once when it starts."""
 
     def __init__(self, seconds: float):
-        self.seconds = seconds
-        self.renew()
+        self.at = time.monotonic() + seconds
 
-    def renew(self) -> None:
-        self.at = time.monotonic() + self.seconds
+    def left(self) -> float:
+        return max(self.at - time.monotonic(), 0.0)
 
     def passed(self) -> bool:
         return time.monotonic() > self.at
+
+
+def row_size(values, limit: int = MAX_ROW_BYTES) -> int:
+    """Roughly the bytes of a row's values; counting stops once past `limit`."""
+    size = 0
+    for value in values:
+        if isinstance(value, str | bytes | bytearray | memoryview):
+            size += len(value)
+        elif isinstance(value, dict):  # json columns
+            size += row_size(value.keys(), limit - size) + row_size(value.values(), limit - size)
+        elif isinstance(value, list | tuple):  # arrays
+            size += row_size(value, limit - size)
+        else:
+            size += 8
+        if size > limit:
+            break
+    return size
+
+
+def _checked(batch: Sequence[Row] | None) -> Sequence[Row] | None:
+    """The batch, unless one of its rows is larger than MAX_ROW_BYTES."""
+    for row in batch or ():
+        if row_size(row) > MAX_ROW_BYTES:
+            raise QueryFailed(
+                f"a row is larger than {MAX_ROW_BYTES:,} bytes; select less of it "
+                "(substr, length, md5)"
+            )
+    return batch
 
 
 # --- running a query -------------------------------------------------------------
@@ -427,25 +485,24 @@ async def _rows(research: Research, sql: str) -> AsyncIterator[Sequence[Row]]:
     except (*DATABASE_ERRORS, OSError) as exc:  # the server is full, or away
         message = _database_message(exc)
         raise ResearchBusy(f"the database refused a research connection ({message})") from None
+    sqlite = research.engine.dialect.name == "sqlite"
     try:
         try:
-            if research.engine.dialect.name == "sqlite":
+            driver = (await conn.get_raw_connection()).driver_connection
+            if sqlite:
                 # SQLite calls this every 10 000 steps of its virtual machine;
-                # a true answer interrupts the statement. The deadline is
-                # renewed before every fetch, so no fetch runs longer than
-                # the timeout, and a query whose client left stops soon after.
-                raw = await conn.get_raw_connection()
-                await raw.driver_connection.set_progress_handler(deadline.passed, 10_000)
+                # a true answer interrupts the statement, wherever it is.
+                await driver.set_progress_handler(deadline.passed, 10_000)
             # text() treats ":name" as a parameter; research SQL has none.
-            result = await conn.stream(text(sql.replace(":", r"\:")))
+            result = await _in_time(
+                driver, deadline, lambda: conn.stream(text(sql.replace(":", r"\:")))
+            )
             try:
                 columns = list(result.keys())
             except ResourceClosedError:  # e.g. SET: it ran, and returns nothing
                 raise QueryFailed("the statement returns no rows; send a query") from None
-            sqlite = research.engine.dialect.name == "sqlite"
             batches = result.partitions(STREAM_BATCH_ROWS if sqlite else PG_BATCH_ROWS)
-            deadline.renew()
-            batch = await uncancelled(anext(batches, []))
+            batch = _checked(await _in_time(driver, deadline, lambda: anext(batches, [])))
         except TimeoutError:
             raise QueryFailed(_too_long(research.timeout)) from None
         except DATABASE_ERRORS as exc:
@@ -454,11 +511,35 @@ async def _rows(research: Research, sql: str) -> AsyncIterator[Sequence[Row]]:
             raise QueryFailed(_database_message(exc)) from None
         while batch:
             yield [dict(zip(columns, row, strict=True)) for row in batch]
-            deadline.renew()
-            batch = await uncancelled(anext(batches, None))
+            # However slowly the client reads, the time is the query's, not
+            # each fetch's: a fetch gets what is left of it.
+            try:
+                batch = _checked(await _in_time(driver, deadline, lambda: anext(batches, None)))
+            except TimeoutError:
+                raise QueryFailed(_too_long(research.timeout)) from None
     finally:
         with anyio.CancelScope(shield=True):
             await conn.close()
+
+
+async def _in_time(driver, deadline: _Deadline, fetch: Callable[[], Awaitable]):
+    """Await a fetch for the query's remaining time at most, or TimeoutError.
+
+    Shielded from the response's own cancellation (see uncancelled). On
+    PostgreSQL, asyncpg's own per-call deadline becomes the time the query
+    has left: when it passes, asyncpg asks the server to cancel the
+    statement. A SQLite fetch is left to the progress handler, which
+    interrupts it at the deadline.
+    """
+    if deadline.passed():
+        raise TimeoutError
+    if isinstance(driver, asyncpg.Connection):
+        # asyncpg reads command_timeout from its settings at every call.
+        driver._config = driver._config._replace(command_timeout=deadline.left() + CANCEL_GRACE)
+    with anyio.CancelScope(shield=True):
+        result = await fetch()
+    await anyio.lowlevel.checkpoint()
+    return result
 
 
 # Errors of the database itself. Most arrive wrapped in SQLAlchemy's

@@ -400,7 +400,7 @@ def test_sqlite_values_are_bounded_and_escapes_denied(research, snapshot, sql, s
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_sqlite_printf_past_the_limit_gives_null(research):
     # printf answers a value it may not build with NULL rather than an error.
-    response = ask(research, "SELECT printf('%.*c', 1000000000, 'x') AS s")
+    response = ask(research, "SELECT printf('%.*c', 2000000, 'x') AS s")
     assert response.json() == [{"s": None}]
 
 
@@ -791,3 +791,160 @@ def test_the_research_password_uses_a_secret_token_itself_not_its_stars():
     other = plain.replace(query_token=SecretStr("t2"))
     assert research_module.research_password(secret) == research_module.research_password(plain)
     assert research_module.research_password(other) != research_module.research_password(secret)
+
+
+# --- the time limit covers the whole query; rows are bounded in size -----------
+
+# Every fetch is quick, and the rows never end (PostgreSQL: 0.5 s per batch
+# of 50 for 100 s, with the server's statement_timeout lifted).
+QUICK_ROWS_FOR_EVER = {
+    "sqlite": (
+        "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) "
+        "SELECT i FROM r WHERE i % 2000 = 0"
+    ),
+    "postgresql": (
+        "SELECT set_config('statement_timeout', '0', false) AS lifted, pg_sleep(0.01) AS s, g "
+        "FROM generate_series(1, 10000) AS g"
+    ),
+}
+
+
+def read_until_cut(server, sql: str) -> tuple[float, bytes]:
+    """Read a /api/query response as fast as it comes; (seconds, body) when it ends."""
+    import time
+
+    import httpx
+
+    received = b""
+    started = time.monotonic()
+    with httpx.stream(
+        "POST", server.url + "/api/query", json={"query": sql}, headers=AUTH, timeout=60
+    ) as response:
+        assert response.status_code == 200
+        with pytest.raises(httpx.RemoteProtocolError):  # aborted, not finished
+            for chunk in response.iter_bytes():
+                received += chunk
+    return time.monotonic() - started, received
+
+
+def test_a_query_ends_by_its_time_limit_while_the_client_keeps_reading(
+    research_server, database_url
+):
+    elapsed, body = read_until_cut(research_server, QUICK_ROWS_FOR_EVER[engine_of(database_url)])
+    # (Rows go out 64 KB at a time: the slow one may send no row at all.)
+    assert body.startswith(b"[") and not body.endswith(b"]")
+    # The limit is QUERY_TIMEOUT for the whole query; a few seconds of grace.
+    assert elapsed < QUERY_TIMEOUT + 3, elapsed
+    assert slots_free_again(research_server, database_url, 5) < 5
+
+
+# Rows over MAX_ROW_BYTES, on one engine or the other; SQLite builds no
+# value over 1 MB, but a row of several such values.
+TOO_LARGE_ROWS = {
+    "sqlite": [
+        "SELECT "
+        + ", ".join(
+            f"replace(printf('%.*c', 999000, 'a'), 'a', char(1)) AS c{i}" for i in range(3)
+        ),
+        "SELECT zeroblob(600000) AS a, zeroblob(600000) AS b",
+    ],
+    "postgresql": [
+        "SELECT repeat(chr(1), 2000000) AS a",
+        "SELECT array_agg(g) AS a FROM generate_series(1, 200000) AS g",
+        "SELECT jsonb_agg(repeat('x', 1000)) AS j FROM generate_series(1, 2000)",
+        "SELECT decode(repeat('ab', 1000001), 'hex') AS b",
+    ],
+}
+
+
+@pytest.mark.parametrize("which", range(4))
+def test_a_row_larger_than_the_bound_is_400(research, database_url, which):
+    queries = TOO_LARGE_ROWS[engine_of(database_url)]
+    if which >= len(queries):
+        pytest.skip("no such query on this engine")
+    response = ask(research, queries[which])
+    assert response.status_code == 400
+    assert "a row is larger than 1,000,000 bytes" in response.json()["detail"]
+    assert ask(research, "SELECT 1 AS one").json() == [{"one": 1}]
+
+
+def test_rows_just_under_the_bound_still_come(research, database_url):
+    if engine_of(database_url) == "sqlite":
+        sql = "SELECT zeroblob(490000) AS a, zeroblob(490000) AS b"
+    else:
+        sql = "SELECT decode(repeat('ab', 490000), 'hex') AS a, repeat('x', 490000) AS b"
+    row = ask(research, sql).json()[0]
+    assert len(row["a"]) == 2 * 490000  # bytes come as hex
+    assert len(row["b"]) in (2 * 490000, 490000)
+
+
+def test_a_too_large_row_after_the_first_rows_aborts_the_stream(research_server, database_url):
+    if engine_of(database_url) == "sqlite":
+        sql = (
+            "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r LIMIT 3000) "
+            "SELECT i, printf('%0100d', i) AS pad, "
+            "CASE WHEN i = 3000 THEN zeroblob(900000) END AS a, "
+            "CASE WHEN i = 3000 THEN zeroblob(900000) END AS b FROM r"
+        )
+    else:
+        sql = (
+            "SELECT g, repeat('y', 100) AS pad, "
+            "CASE WHEN g = 3000 THEN repeat('x', 2000000) END AS a "
+            "FROM generate_series(1, 3000) AS g"
+        )
+    _, body = read_until_cut(research_server, sql)
+    assert body.startswith(b"[{") and not body.endswith(b"]")
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_postgresql_a_research_query_cannot_hold_start_up_past_its_time_limit(
+    database_url, research_login
+):
+    """A query may take the lock start-up uses; it lets go by its time limit."""
+    import threading
+    import time
+
+    import httpx
+
+    from tests.conftest import LiveServer
+
+    limit = 5.0
+    env = {"MARKETSVC_QUERY_TOKEN": TOKEN, "MARKETSVC_QUERY_TIMEOUT": str(limit)}
+    holder = LiveServer(database_url, env).start()
+    sql = (
+        f"SELECT pg_advisory_lock({research_module._LOGIN_LOCK}) AS l, pg_sleep(0.01) AS s, g "
+        "FROM generate_series(1, 100000) AS g"
+    )
+    locked = threading.Event()
+
+    def hold_the_lock():
+        with httpx.stream(
+            "POST", holder.url + "/api/query", json={"query": sql}, headers=AUTH, timeout=60
+        ) as response:
+            try:
+                for _ in response.iter_bytes():
+                    locked.set()
+            except httpx.HTTPError:
+                pass
+
+    reader = threading.Thread(target=hold_the_lock)
+    reader.start()
+    starter = LiveServer(database_url, env)
+    try:
+        assert locked.wait(10)
+        started = time.monotonic()
+        starter.start()
+        took = time.monotonic() - started
+        answer = httpx.post(
+            starter.url + "/api/query", json={"query": "SELECT 1 AS one"}, headers=AUTH
+        )
+    finally:
+        reader.join(30)
+        holder.stop()
+        starter.process.terminate()
+        starter.process.wait(10)
+        said = starter.process.stderr.read().decode()
+        starter.stop()
+    assert took < limit + 5, took
+    assert answer.json() == [{"one": 1}]
+    assert "waiting up to" in said and "research login's lock" in said
