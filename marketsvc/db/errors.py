@@ -47,18 +47,3 @@ async def settled(coro):
     except Exception:
         await asyncio.sleep(0.2)
         raise
-
-
-async def check_database(url: str) -> str | None:
-    """Open the database and make sure its schema is there; None when all is well."""
-    from marketsvc.db.engine import close_database, open_database
-    from marketsvc.db.schema import init_db
-
-    try:
-        engine = open_database(url)
-        await settled(init_db(engine))
-    except Exception as exc:
-        return describe_database_error(exc, url)
-    finally:
-        await close_database()
-    return None
