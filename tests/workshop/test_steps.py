@@ -518,6 +518,11 @@ def test_step_toml_describes_the_branch(fake: steps.Source):
             r" but main's marketsvc/extra.py has no piece 'nope'",
         ),
         (
+            lambda t: t.put("steps/03-middle-3/tests/a.py", b"# steps: main tests/nope.py::x\n"),
+            r"`# steps: main tests/nope.py::x`, but main's tests/nope.py is not a file,"
+            r" so it has no piece 'x'",
+        ),
+        (
             lambda t: t.put(
                 "steps/10-final/marketsvc/extra.py",
                 b"# steps: patch\n# steps: main extra\n#-    return 'extra'\n",
@@ -561,6 +566,16 @@ def test_mistakes_in_steps_are_explained(fake: steps.Source, change, message):
     with pytest.raises(steps.StepsError, match=message):
         for name in steps.branch_names(fake):
             steps.build_tree(name, fake)
+
+
+def test_a_piece_can_come_from_another_file_of_main(fake: steps.Source):
+    fake.files.put(
+        "steps/03-middle-3/tests/test_again.py",
+        b"import os\n\n\n# steps: main tests/test_main.py::test_main\n"
+        b"#-    pass\n#+    assert os.sep\n",
+    )
+    three = steps.build_tree("step-3-middle-3", fake)
+    assert three["tests/test_again.py"] == b"import os\n\n\ndef test_main():\n    assert os.sep\n"
 
 
 def test_materialize_keeps_the_executable_bit(fake: steps.Source, tmp_path: Path):

@@ -117,7 +117,7 @@ def python_file(tree: Tree, src: Source, text: str, where: str, relative: str) -
     header = {"previous": pieces.PATCH_HEADER, "main": pieces.MAIN_PATCH_HEADER}.get(kind, "")
     main = main_module(src, relative)
     module = pieces.split(text.removeprefix(header), where)
-    module = pieces.expand(module, main, where, relative)
+    module = pieces.expand(module, lambda path: main_module(src, path), where, relative)
     if kind is None:
         if stray := [p for p in module.pieces if p.verb not in (None, "main")]:
             raise StepsError(

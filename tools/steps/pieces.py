@@ -7,6 +7,7 @@ above it, keyed by what it defines: `stream_query`, `Settings`, `BATCH_ROWS`,
 of its own at the top level of a step's .py file, use the keys:
 
     # steps: main KEY         main's piece KEY of the same file goes here
+    # steps: main PATH::KEY   main's piece KEY of the file PATH (a .py path)
     # steps: patch            (first line) this file changes the one before it
     # steps: patch main       (first line) this file changes main's file
 
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .gitplumbing import StepsError
@@ -153,20 +155,31 @@ def split(text: str, where: str) -> Module:
     return Module(pieces, "".join(lines[done:]))
 
 
-def expand(module: Module, main: Module | None, where: str, main_path: str) -> Module:
-    """Replace every `# steps: main KEY` with main's piece KEY."""
+# `# steps: main tests/test_routes.py::ALEX_ORDERS`: a piece of another file of main.
+OTHER_FILE = re.compile(r"^(?P<path>[^\s:]+\.py)::(?P<key>.+)$")
+
+
+def expand(
+    module: Module, main_of: Callable[[str], Module | None], where: str, main_path: str
+) -> Module:
+    """Replace every `# steps: main KEY` with main's piece KEY; main_of(path)
+    is main's file at that path, in pieces (None when main has none)."""
     pieces = []
     for piece in module.pieces:
         if piece.verb == "main":
+            named, path = piece.key, main_path
+            if other := OTHER_FILE.match(named):  # the piece keeps KEY as its key
+                piece = Piece(other["key"], piece.lead, piece.body, piece.verb, piece.edits)
+                path = other["path"]
+            main = main_of(path)
             index = None if main is None else main.find(piece.key)
             if index is None:
                 what = "has no piece" if main is not None else "is not a file, so it has no piece"
                 raise StepsError(
-                    f"{where}: `# steps: main {piece.key}`, but main's {main_path} {what}"
-                    f" {piece.key!r}"
+                    f"{where}: `# steps: main {named}`, but main's {path} {what} {piece.key!r}"
                 )
             body = main.pieces[index].body
-            where_edit = f"{where}: `# steps: main {piece.key}`"
+            where_edit = f"{where}: `# steps: main {named}`"
             piece = Piece(piece.key, piece.lead, edited(body, piece.edits, where_edit), "main")
         elif piece.verb == "patch":
             raise StepsError(f"{where}: `# steps: patch` belongs on the first line only")

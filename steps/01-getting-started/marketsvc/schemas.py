@@ -18,15 +18,10 @@ MAX_QUANTITY = 10_000
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
-class AddressOut(BaseModel):
-    flat_number: int
-    post_code: int
+# steps: main AddressOut
 
 
-class CustomerOut(BaseModel):
-    id: int
-    name: str
-    address: AddressOut
+# steps: main CustomerOut
 
 
 class OrderLineOut(BaseModel):
@@ -44,8 +39,7 @@ class OrderOut(BaseModel):
     total: float
 
 
-class OrderWithCustomerOut(OrderOut):
-    customer_id: int
+# steps: main OrderWithCustomerOut
 
 
 class OrderTotalOut(BaseModel):
@@ -77,5 +71,4 @@ class NewOrderIn(BaseModel):
         return items
 
 
-class NewOrderOut(BaseModel):
-    order_id: int
+# steps: main NewOrderOut

@@ -29,10 +29,7 @@ def test_start_up_loads_marketdb_sql_into_an_empty_database(tmp_path):
         assert [c["id"] for c in client.get("/api/customers").json()] == [1, 2, 3]
 
 
-def test_root(client):
-    response = client.get("/")
-    assert response.status_code == 200
-    assert response.json() == "Welcome to Marketplace!"
+# steps: main tests/test_routes.py::test_root_welcomes
 
 
 def test_customers(client):
@@ -76,11 +73,7 @@ def test_orders_with_a_bad_customer_id_is_422(client, bad_id):
 # --- order totals -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("order_id", "total"), [(1, 20.5), (2, 15.0), (3, 21.0)])
-def test_order_total(client, order_id, total):
-    response = client.get(f"/api/order_total/{order_id}")
-    assert response.status_code == 200
-    assert response.json() == {"order_id": order_id, "total": total}
+# steps: main tests/test_routes.py::test_order_total
 
 
 def test_order_total_of_an_unknown_order_is_404(client):
@@ -93,15 +86,7 @@ def test_order_total_with_a_bad_id_is_422(client):
     assert client.get("/api/order_total/first").status_code == 422
 
 
-@pytest.mark.parametrize("method", ["POST", "GET"])
-def test_orders_total_keeps_the_request_order(client, method):
-    response = client.request(method, "/api/orders_total", json={"orders": [3, 1, 2]})
-    assert response.status_code == 200
-    assert response.json() == [
-        {"order_id": 3, "total": 21.0},
-        {"order_id": 1, "total": 20.5},
-        {"order_id": 2, "total": 15.0},
-    ]
+# steps: main tests/test_routes.py::test_orders_total_answers_in_request_order
 
 
 def test_orders_total_names_every_unknown_order(client):

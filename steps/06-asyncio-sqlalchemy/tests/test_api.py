@@ -33,28 +33,16 @@ def test_a_restart_keeps_what_is_there(database_url, query):
     assert query("SELECT count(*) FROM orders") == [(4,)]
 
 
-@pytest.mark.exercise("stream-query")
-def test_customers(client):
-    response = client.get("/api/customers")
-    assert response.status_code == 200
-    customers = response.json()
-    assert [c["name"] for c in customers] == ["Alex", "Blake", "Cam"]
-    assert customers[0] == {
-        "id": 1,
-        "name": "Alex",
-        "address": {"flat_number": 12, "post_code": 10115},
-    }
+# steps: edit test_customers
+#-def test_customers(client):
+#+@pytest.mark.exercise("stream-query")
+#+def test_customers(client):
 # steps: edit test_orders_of_an_unknown_customer_is_404
 #-    assert "customer 99" in response.json()["detail"]
 #+    assert response.json() == {"detail": "customer 99 does not exist"}
 # steps: edit test_order_total_of_an_unknown_order_is_404
 #-    assert "order 42" in response.json()["detail"]
 #+    assert response.json() == {"detail": "order 42 does not exist"}
-# steps: edit test_orders_total_keeps_the_request_order
-#-    response = client.request(method, "/api/orders_total", json={"orders": [3, 1, 2]})
-#+    response = client.request(method, "/api/orders_total", json={"orders": [3, 1, 2, 1]})
-#=        {"order_id": 2, "total": 15.0},
-#+        {"order_id": 1, "total": 20.5},
 
 
 def test_orders_total_names_every_unknown_order(client):

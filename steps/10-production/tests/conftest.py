@@ -67,14 +67,7 @@ def postgresql_setup_missing() -> str | None:
     return None
 
 
-async def _admin(server: str, statement: str) -> None:
-    # CREATE and DROP DATABASE cannot run inside a transaction.
-    engine = create_async_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
+# steps: main _admin
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

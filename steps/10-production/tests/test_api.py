@@ -12,79 +12,52 @@ import pytest
 
 from marketsvc.db.engine import get_engine
 
-ALEX_ORDERS = [
-    {
-        "order_id": 1,
-        "order_time": "2024-03-01T09:30:00",
-        "items": [
-            {"item_id": 1, "name": "Milk", "price": 5, "quantity": 2, "total": 10},
-            {"item_id": 3, "name": "Bread", "price": 10.5, "quantity": 1, "total": 10.5},
-        ],
-        "total": 20.5,
-    },
-    {
-        "order_id": 3,
-        "order_time": "2024-03-21T18:45:00",
-        "items": [{"item_id": 3, "name": "Bread", "price": 10.5, "quantity": 2, "total": 21}],
-        "total": 21,
-    },
-]
+# steps: main tests/test_routes.py::ALEX_ORDERS
 GOOD_LINE = {"id": 1, "quantity": 1}
+# steps: main tests/test_errors.py::HUGE
 
 
-def test_root(service):
-    assert service.get("/").json() == "Welcome to Marketplace!"
+@pytest.fixture
+def client(service):
+    """Every test of this file runs on both engines: `service` in conftest.py."""
+    return service
 
 
-def test_customers(service):
-    response = service.get("/api/customers")
-    assert response.status_code == 200
-    assert response.json() == [
-        {"id": 1, "name": "Alex", "address": {"flat_number": 12, "post_code": 10115}},
-        {"id": 2, "name": "Blake", "address": {"flat_number": 7, "post_code": 20095}},
-        {"id": 3, "name": "Cam", "address": {"flat_number": 31, "post_code": 80331}},
-    ]
+# steps: main tests/test_routes.py::test_root_welcomes
 
 
-def test_orders_of_a_customer(service):
-    assert service.get("/api/orders/1").json() == ALEX_ORDERS
-    assert service.get("/api/orders/3").json() == []
+# steps: main tests/test_routes.py::test_customers_lists_everyone_with_their_address
 
 
-@pytest.mark.parametrize(("order_id", "total"), [(1, 20.5), (2, 15), (3, 21)])
-def test_order_total(service, order_id, total):
-    response = service.get(f"/api/order_total/{order_id}")
-    assert response.json() == {"order_id": order_id, "total": total}
+# steps: main tests/test_routes.py::test_orders_of_a_customer_with_items_and_totals
 
 
-@pytest.mark.parametrize("method", ["GET", "POST"])
-def test_orders_total_in_request_order(service, method):
-    response = service.request(method, "/api/orders_total", json={"orders": [3, 1, 2, 1]})
-    assert response.json() == [
-        {"order_id": 3, "total": 21},
-        {"order_id": 1, "total": 20.5},
-        {"order_id": 2, "total": 15},
-        {"order_id": 1, "total": 20.5},
-    ]
+# steps: main tests/test_routes.py::test_customer_without_orders_has_an_empty_list
 
 
-def test_orders_between_dates(service):
-    response = service.get("/api/orders_between_dates/2024-03-15/2024-03-01")
+# steps: main tests/test_routes.py::test_order_total
+
+
+# steps: main tests/test_routes.py::test_orders_total_answers_in_request_order
+
+
+def test_orders_between_dates(client):
+    response = client.get("/api/orders_between_dates/2024-03-15/2024-03-01")
     assert [(o["order_id"], o["customer_id"], o["total"]) for o in response.json()] == [
         (1, 1, 20.5),
         (2, 2, 15),
     ]
 
 
-def test_items_and_stats(service):
-    items = service.get("/api/items").json()
+def test_items_and_stats(client):
+    items = client.get("/api/items").json()
     assert [(item["name"], item["price"]) for item in items] == [
         ("Milk", 5),
         ("Kit Kat", 1),
         ("Bread", 10.5),
         ("Onion", 2),
     ]
-    assert service.get("/api/stats").json() == {
+    assert client.get("/api/stats").json() == {
         "customers": 3,
         "orders": 3,
         "revenue": 56.5,
@@ -92,8 +65,8 @@ def test_items_and_stats(service):
     }
 
 
-def test_order_events(service):
-    text = service.get("/api/events/orders?customer_id=1").text
+def test_order_events(client):
+    text = client.get("/api/events/orders?customer_id=1").text
     assert [line for line in text.splitlines() if line.startswith("id: ")] == ["id: 1", "id: 3"]
     assert 'event: end\ndata: {"sent":2,"last_id":3}' in text
 
@@ -101,46 +74,29 @@ def test_order_events(service):
 # --- writes ----------------------------------------------------------------------------
 
 
-def test_a_new_order_gets_the_next_id_and_all_its_lines(service):
-    body = {"customer_id": 3, "items": [{"id": 4, "quantity": 5}, {"id": 2, "quantity": 1}]}
-    response = service.post("/api/add_new_order", json=body)
-    assert response.status_code == 201
-    assert response.json() == {"order_id": 4}  # after the sample data, on every engine
-    (order,) = service.get("/api/orders/3").json()
-    assert [(line["item_id"], line["quantity"]) for line in order["items"]] == [(2, 1), (4, 5)]
-    assert order["total"] == 11
+# steps: main tests/test_routes.py::test_add_new_order_stores_the_order_and_all_its_items
 
 
-def test_a_new_item_then_its_name_again(service, snapshot):
+def test_a_new_item_then_its_name_again(client, snapshot):
     body = {"name": "Tea", "price": 3.25, "description": "Loose leaf"}
-    created = service.post("/api/items", json=body)
+    created = client.post("/api/items", json=body)
     assert created.status_code == 201
     assert created.json() == {"id": 5, **body}
     before = snapshot()
-    again = service.post("/api/items", json={"name": "Tea", "price": 1})
+    again = client.post("/api/items", json={"name": "Tea", "price": 1})
     assert again.status_code == 409
     assert snapshot() == before
-    assert service.get("/api/items").json()[-1]["name"] == "Tea"  # the session recovered
+    assert client.get("/api/items").json()[-1]["name"] == "Tea"  # the session recovered
 
 
 # --- errors: a 4xx that says what is wrong, and changes nothing ------------------------
 
 
-@pytest.mark.parametrize(
-    ("path", "detail"),
-    [
-        ("/api/orders/99", "customer 99 does not exist"),
-        ("/api/order_total/99", "order 99 does not exist"),
-    ],
-)
-def test_unknown_things_are_404(service, path, detail):
-    response = service.get(path)
-    assert response.status_code == 404
-    assert response.json() == {"detail": detail}
+# steps: main tests/test_errors.py::test_unknown_things_are_404_with_what_is_missing
 
 
-def test_unknown_order_ids_are_all_named_and_no_connection_is_left_out(service):
-    response = service.post("/api/orders_total", json={"orders": [1, 404, 2, 7, 404]})
+def test_unknown_order_ids_are_all_named_and_no_connection_is_left_out(client):
+    response = client.post("/api/orders_total", json={"orders": [1, 404, 2, 7, 404]})
     assert response.status_code == 404
     assert response.json() == {"detail": "unknown order ids: [7, 404]"}
     assert get_engine().pool.checkedout() == 0
@@ -156,9 +112,9 @@ def test_unknown_order_ids_are_all_named_and_no_connection_is_left_out(service):
         },
     ],
 )
-def test_an_order_naming_unknown_things_is_404_and_writes_nothing(service, snapshot, body):
+def test_an_order_naming_unknown_things_is_404_and_writes_nothing(client, snapshot, body):
     before = snapshot()
-    response = service.post("/api/add_new_order", json=body)
+    response = client.post("/api/add_new_order", json=body)
     assert response.status_code == 404
     assert response.json()["detail"] in ["customer 99 does not exist", "unknown item ids: [12, 11]"]
     assert snapshot() == before
@@ -178,61 +134,54 @@ def test_an_order_naming_unknown_things_is_404_and_writes_nothing(service, snaps
         "order",
     ],
 )
-def test_a_bad_order_is_422_and_writes_nothing(service, snapshot, body):
+def test_a_bad_order_is_422_and_writes_nothing(client, snapshot, body):
     before = snapshot()
-    response = service.post("/api/add_new_order", json=body)
+    response = client.post("/api/add_new_order", json=body)
     assert response.status_code == 422
     assert response.json()["detail"]
     assert snapshot() == before
 
 
-@pytest.mark.parametrize("raw", [b"", b"{", b'{"customer_id": 1, "items": [', b"\x00\x01"])
-def test_malformed_json_is_422_and_writes_nothing(service, snapshot, raw):
-    before = snapshot()
-    headers = {"Content-Type": "application/json"}
-    assert service.post("/api/add_new_order", content=raw, headers=headers).status_code == 422
-    assert snapshot() == before
+# steps: main tests/test_errors.py::test_add_new_order_rejects_malformed_json_and_writes_nothing
 
 
-@pytest.mark.parametrize("path", ["/api/orders/0", "/api/order_total/abc", "/api/orders/1;DROP"])
-def test_bad_ids_in_the_path_are_422(service, path):
-    assert service.get(path).status_code == 422
+# steps: main tests/test_errors.py::test_bad_ids_in_the_path_are_422
 
 
 # --- exact money ---------------------------------------------------------------------
 
 
-def test_three_dimes_are_thirty_cents_on_every_route(service, sql):
+def test_three_dimes_are_thirty_cents_on_every_route(client, sql):
     """0.10 has no exact binary float: 3 x 0.1 is 0.30000000000000004 in floats."""
     sql("INSERT INTO item (id, name, price) VALUES (10, 'Dime bar', 0.10)")
     body = {"customer_id": 2, "items": [{"id": 10, "quantity": 3}]}
-    order_id = service.post("/api/add_new_order", json=body).json()["order_id"]
+    order_id = client.post("/api/add_new_order", json=body).json()["order_id"]
 
     texts = [
-        service.get(f"/api/order_total/{order_id}").text,
-        service.post("/api/orders_total", json={"orders": [order_id]}).text,
-        service.get("/api/orders/2").text,
-        service.get("/api/orders_between_dates/2100-01-01/2024-03-02").text,
-        service.get(f"/api/events/orders?after={order_id - 1}").text,
+        client.get(f"/api/order_total/{order_id}").text,
+        client.post("/api/orders_total", json={"orders": [order_id]}).text,
+        client.get("/api/orders/2").text,
+        client.get("/api/orders_between_dates/2100-01-01/2024-03-02").text,
+        client.get(f"/api/events/orders?after={order_id - 1}").text,
     ]
     for text in texts:
         assert "0.30000000000000004" not in text
         assert '"total":0.3' in text, text
 
-    assert service.get(f"/api/order_total/{order_id}").json() == {
+    assert client.get(f"/api/order_total/{order_id}").json() == {
         "order_id": order_id,
         "total": 0.3,
     }
-    assert service.get("/api/stats").json()["revenue"] == 56.8
-    assert service.get("/api/items").json()[-1]["price"] == 0.1
+    assert client.get("/api/stats").json()["revenue"] == 56.8
+    assert client.get("/api/items").json()[-1]["price"] == 0.1
 
 
-def test_many_cents_add_up_exactly(service, sql):
+def test_many_cents_add_up_exactly(client, sql):
     sql("INSERT INTO item (id, name, price) VALUES (10, 'Dime bar', 0.10)")
     items = [{"id": 10, "quantity": 7}, {"id": 3, "quantity": 3}]  # 0.70 + 31.50
-    order_id = service.post("/api/add_new_order", json={"customer_id": 1, "items": items})
+    order_id = client.post("/api/add_new_order", json={"customer_id": 1, "items": items})
     order_id = order_id.json()["order_id"]
-    assert service.get(f"/api/order_total/{order_id}").json()["total"] == 32.2
+    assert client.get(f"/api/order_total/{order_id}").json()["total"] == 32.2
 
 
 # --- concurrency -----------------------------------------------------------------------

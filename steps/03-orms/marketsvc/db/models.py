@@ -33,22 +33,10 @@ class Base(DeclarativeBase):
     pass
 
 
-class Item(Base):
-    __tablename__ = "item"
-    __table_args__ = (CheckConstraint("price >= 0"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
-    price: Mapped[Decimal] = mapped_column(Money)
-    description: Mapped[str | None] = mapped_column(String(500))
+# steps: main Item
 
 
-class Address(Base):
-    __tablename__ = "address"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    flat_number: Mapped[int]
-    post_code: Mapped[int]
+# steps: main Address
 
 
 class Customer(Base):
