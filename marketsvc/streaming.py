@@ -81,14 +81,15 @@ class _Primed:
 
 
 async def start_stream(batches: AsyncIterator[Any]) -> _Primed:
-    """Run `batches` up to its first item, so that its errors raise here."""
+    """Run `batches` up to its first item, so that its errors raise here.
+
+    Nothing to clean up when it raises: an exception (a cancellation too)
+    that leaves a generator has already run the generator's `finally`.
+    """
     try:
         first = await anext(batches)
     except StopAsyncIteration:
         return _Primed(None, batches, empty=True)
-    except BaseException:
-        await batches.aclose()
-        raise
     return _Primed(first, batches, empty=False)
 
 

@@ -23,10 +23,11 @@ async def rows(total: int):
             yield {"id": n}
     finally:
         # Runs when the generator finishes, and also when it is closed early.
-        print("  connection closed")
+        print("  connection closed, in task", asyncio.current_task().get_name())
 
 
 async def main() -> None:
+    asyncio.current_task().set_name("main")
     # `async for` awaits each next item; other tasks run during the waits.
     async for n in ticks(3, 0.05):
         print("tick", n)
@@ -36,14 +37,23 @@ async def main() -> None:
 
     # Stopping early. After `break` an async generator is paused, not
     # finished: its `finally` (closing the connection) runs only when it is
-    # closed. aclosing() closes it as the block ends, so cleanup happens
-    # here and now, not whenever the garbage collector gets to it.
+    # closed. aclosing() closes it as the block ends, here, in this task.
     async with aclosing(rows(1000)) as stream:
         async for row in stream:
             print("row", row["id"])
             if row["id"] == 2:
                 break
     print("after the loop: 3 of 1000 rows read")
+
+    # Without aclosing(), the generator is dropped, not closed. asyncio
+    # notices and schedules its aclose() as a task of its own: the cleanup
+    # runs later, in another task, where no try/finally or shield of this
+    # code can reach it.
+    async for row in rows(1000):
+        if row["id"] == 2:
+            break
+    print("after the second loop")
+    await asyncio.sleep(0.05)  # give that other task its turn
 
 
 if __name__ == "__main__":

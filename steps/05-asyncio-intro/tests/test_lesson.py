@@ -82,9 +82,15 @@ def test_05_async_for():
     assert "tick 0\ntick 1\ntick 2\n" in output
     assert "squares: [0, 1, 4, 9]" in output
     lines = output.splitlines()
-    # aclosing() ran the generator's cleanup before the code after the loop.
-    assert lines.index("  connection closed") < lines.index("after the loop: 3 of 1000 rows read")
+    closed = [n for n, line in enumerate(lines) if line.startswith("  connection closed")]
+    assert len(closed) == 2
+    # aclosing() ran the generator's cleanup in main(), before the next line.
+    assert lines[closed[0]] == "  connection closed, in task main"
+    assert closed[0] < lines.index("after the loop: 3 of 1000 rows read")
     assert "row 3" not in output
+    # Without it, asyncio closed the dropped generator later, in another task.
+    assert closed[1] > lines.index("after the second loop")
+    assert lines[closed[1]] != "  connection closed, in task main"
 
 
 def test_06_queues():
