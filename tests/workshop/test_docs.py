@@ -347,6 +347,44 @@ def test_mentioned_commands_and_routes_exist(page: Path):
     assert not problems, "\n".join(problems)
 
 
+# --- 3. the tests a page names exist ----------------------------------------------
+
+TEST_MENTION = re.compile(r"`(?:[\w/]+\.py::)?(?P<name>test_\w+)`")
+TEST_DEFINITION = re.compile(r"^\s*(?:async )?def (test_\w+)\(", re.MULTILINE)
+
+
+def defined_tests(source: Source) -> set[str]:
+    """Test functions in a tree's tests/ and claims/ (main's: read from disk)."""
+    if source.files is None:
+        texts = [
+            path.read_text(encoding="utf-8")
+            for folder in ("tests", "claims")
+            for path in (ROOT / folder).rglob("test_*.py")
+        ]
+    else:
+        texts = [
+            data.decode("utf-8")
+            for path, data in source.files.items()
+            if path.startswith(("tests/", "claims/")) and path.endswith(".py")
+        ]
+    return {name for text in texts for name in TEST_DEFINITION.findall(text)}
+
+
+@each_page
+def test_the_tests_a_page_names_exist(page: Path):
+    # A page backs a claim by naming a test; a renamed or deleted test must
+    # not leave the claim pointing at nothing. A step page may also name a
+    # test of the finished service (main).
+    named = {match["name"] for match in TEST_MENTION.finditer(prose_and_code(page))}
+    if not named:
+        return
+    known = defined_tests(source_for(None))
+    if page_branch(page) is not None:
+        known |= defined_tests(source_for(page_branch(page)))
+    missing = sorted(named - known)
+    assert not missing, f"{page_id(page)} names tests that do not exist: {', '.join(missing)}"
+
+
 @pytest.mark.parametrize(
     "page", [page for page in PAGES if step_number(page) is not None], ids=page_id
 )

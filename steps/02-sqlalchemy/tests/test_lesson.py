@@ -1,9 +1,7 @@
 """This step's lesson: bound parameters, and commit-as-you-go vs begin-once."""
 
-import logging
-
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event
 
 from marketsvc import db_accessor
 
@@ -35,39 +33,3 @@ def test_a_new_order_is_committed_once(client):
     finally:
         event.remove(engine, "commit", on_commit)
     assert len(commits) == 1, "the order and its items should be one transaction"
-
-
-def test_the_compiled_cache_is_keyed_on_the_statement_not_the_object(client, caplog):
-    # Two separate text() objects with the same SQL: the second reuses what
-    # the first compiled, as `cached since` in the SQL log shows.
-    assert client.get("/").status_code == 200  # the app is started, its engine open
-    sql = "SELECT name FROM customer WHERE id = :id"
-    with caplog.at_level(logging.INFO, logger="sqlalchemy.engine.Engine"):
-        db_accessor.execute_query(text(sql), {"id": 1})
-        db_accessor.execute_query(text(sql), {"id": 2})
-    stats = [r.getMessage() for r in caplog.records if r.getMessage().startswith("[")]
-    assert stats[0].startswith("[generated in")
-    assert stats[1].startswith("[cached since")
-
-
-def test_a_read_sends_no_begin_and_no_rollback_to_sqlite(client):
-    # The log says BEGIN (implicit) and ROLLBACK around every read; what
-    # SQLite itself executes (its trace callback) is the SELECT alone.
-    executed: list[str] = []
-
-    def trace(dbapi_connection, _record, _proxy) -> None:
-        dbapi_connection.set_trace_callback(executed.append)
-
-    def untrace(dbapi_connection, _record) -> None:
-        dbapi_connection.set_trace_callback(None)
-
-    engine = db_accessor.get_engine()
-    event.listen(engine, "checkout", trace)
-    event.listen(engine, "checkin", untrace)
-    try:
-        assert client.get("/api/order_total/2").status_code == 200
-    finally:
-        event.remove(engine, "checkout", trace)
-        event.remove(engine, "checkin", untrace)
-    assert len(executed) == 1
-    assert executed[0].lstrip().startswith("SELECT")

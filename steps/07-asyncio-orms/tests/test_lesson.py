@@ -13,7 +13,6 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import event, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import selectinload
 
 from marketsvc import db_accessor
 from marketsvc.db.engine import get_engine, get_sessionmaker
@@ -64,75 +63,18 @@ def test_awaitable_attrs_load_a_relationship_when_asked(in_db):
     assert in_db(scenario) == [(1, 1), (2, 4), (4, 3)]
 
 
-def stream_orders(in_db, checked_out, **options) -> tuple[list[tuple[int, int, int]], int]:
-    """Stream every order: (id, objects built so far, connections out) for
-    each, and the connections out once the session is closed."""
-    built: list[int] = []
-
-    def on_load(order, _context) -> None:
-        built.append(order.id)
-
-    event.listen(Order, "load", on_load)
-
+def test_stream_scalars_keeps_the_connection_until_the_loop_ends(in_db, checked_out):
     async def scenario():
         seen = []
         async with get_sessionmaker()() as session:
-            statement = select(Order).order_by(Order.id).execution_options(**options)
-            orders = await session.stream_scalars(statement)
+            orders = await session.stream_scalars(select(Order).order_by(Order.id))
             async for order in orders:
-                seen.append((order.id, len(built), checked_out()))
+                seen.append((order.id, checked_out()))
         return seen, checked_out()
 
-    try:
-        return in_db(scenario)
-    finally:
-        event.remove(Order, "load", on_load)
-
-
-def test_stream_scalars_without_yield_per_builds_every_object_first(in_db, checked_out):
-    # The cursor is read in the background, but the ORM builds the objects of
-    # the whole result before it hands out the first one.
-    seen, after = stream_orders(in_db, checked_out)
-    assert seen == [(1, 3, 1), (2, 3, 1), (3, 3, 1)]
+    seen, after = in_db(scenario)
+    assert seen == [(1, 1), (2, 1), (3, 1)]
     assert after == 0
-
-
-def test_stream_scalars_with_yield_per_builds_objects_batch_by_batch(in_db, checked_out):
-    seen, after = stream_orders(in_db, checked_out, yield_per=1)
-    assert seen == [(1, 1, 1), (2, 2, 1), (3, 3, 1)]
-    assert after == 0
-
-
-def test_the_identity_map_holds_objects_weakly(in_db):
-    async def scenario():
-        async with get_sessionmaker()() as session:
-            order = await session.get(Order, 1)
-            held = len(session.identity_map)
-            del order
-            return held, len(session.identity_map)
-
-    assert in_db(scenario) == (1, 0)
-
-
-def test_selectinload_on_a_stream_runs_once_per_batch(in_db):
-    async def scenario():
-        async with get_sessionmaker()() as session:
-            statement = (
-                select(Order)
-                .options(selectinload(Order.items))
-                .order_by(Order.id)
-                .execution_options(yield_per=2)
-            )
-            sent = count_statements()
-            orders = await session.stream_scalars(statement)
-            async for _order in orders:
-                pass
-            return sent
-
-    sent = in_db(scenario)
-    # The orders, then the lines of each batch of two: orders 1-2, then 3.
-    assert len(sent) == 3
-    assert sum("order_items" in statement for statement in sent) == 2
 
 
 @pytest.mark.exercise("expire-on-commit")

@@ -221,28 +221,6 @@ def test_start_stream_raises_what_fails_before_the_first_item_and_closes_it():
     assert closed == [True]
 
 
-def test_a_generator_cancelled_at_its_first_item_has_run_its_finally():
-    closed = []
-
-    async def slow(closed: list):
-        try:
-            await asyncio.sleep(10)
-            yield 1
-        finally:
-            closed.append(True)
-
-    async def scenario():
-        batches = slow(closed)
-        task = asyncio.create_task(anext(batches))
-        await asyncio.sleep(0.01)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        return closed  # before anyone called aclose()
-
-    assert asyncio.run(scenario()) == [True]
-
-
 @pytest.mark.exercise("status-first")
 def test_start_stream_of_nothing_streams_nothing():
     async def scenario():

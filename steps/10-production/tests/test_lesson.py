@@ -8,12 +8,12 @@ import asyncio
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 
 from marketsvc import db_accessor
 from marketsvc.db import schema
-from marketsvc.db.engine import create_engine, get_engine, write_transaction
+from marketsvc.db.engine import get_engine, write_transaction
 from marketsvc.schemas import OrderTotalOut
 
 GOOD_LINE = {"id": 1, "quantity": 1}
@@ -155,28 +155,6 @@ def test_an_order_is_one_transaction(in_db, query):
         (1, 1),
         (4, 2),
     ]
-
-
-def test_what_a_transaction_sees_of_commits_made_during_it(service, any_database_url):
-    # SQLite: a transaction reads one snapshot from its first read on.
-    # PostgreSQL's READ COMMITTED: each statement sees every earlier commit,
-    # so what a transaction checked can change before its next statement.
-    async def scenario() -> tuple[int, int]:
-        engine = create_engine(any_database_url)  # the service's, BEGIN and all
-        try:
-            async with engine.connect() as reader, engine.connect() as writer:
-                await reader.begin()
-                before = await reader.scalar(text("SELECT count(*) FROM item"))
-                await writer.execute(text("INSERT INTO item (name, price) VALUES ('Tea', 2)"))
-                await writer.commit()
-                after = await reader.scalar(text("SELECT count(*) FROM item"))
-                await reader.rollback()
-                return before, after
-        finally:
-            await engine.dispose()
-
-    seen = asyncio.run(scenario())
-    assert seen == ((4, 4) if any_database_url.startswith("sqlite") else (4, 5))
 
 
 @pytest.mark.exercise("sqlite-writers")

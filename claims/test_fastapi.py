@@ -1,4 +1,4 @@
-"""When a `yield` dependency finishes, measured against a streamed body.
+"""When a `yield` dependency finishes, against a streamed body (pages 8 and 9).
 
 FastAPI's default scope for a dependency with `yield` is the request: its
 code after `yield` runs once the response, streamed body included, has been
