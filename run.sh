@@ -183,9 +183,13 @@ offers() {
 
 # not_here WHAT [WHY]: refuse WHAT on this branch, saying why.
 not_here() {
+  if [ ! -f .step.toml ]; then
+    echo "run.sh: $1 is for the step branches: ./run.sh steps, then git checkout step-1-getting-started" >&2
+    exit 2
+  fi
   local branch
-  branch=$(sed -n 's/^branch = "\(.*\)"$/\1/p' .step.toml 2>/dev/null)
-  echo "run.sh: $1 does not exist on ${branch:-this branch}; ${2:-a later step brings it}." >&2
+  branch=$(sed -n 's/^branch = "\(.*\)"$/\1/p' .step.toml)
+  echo "run.sh: $1 does not exist on $branch; ${2:-a later step brings it}." >&2
   echo "./run.sh alone lists what this branch has." >&2
   exit 2
 }

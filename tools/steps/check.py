@@ -301,6 +301,9 @@ def remember(root: Path, info: dict, done: list[str]) -> None:
     state.save(root, data)
 
 
+WATCHING = "\nWatching your .py files; every save runs the check again (Ctrl-C stops)."
+
+
 def watch(root: Path, check_args: list[str]) -> int:
     """Run check now and again after every change to a .py file under root.
     Each run is a process of its own, so it imports your edited code afresh."""
@@ -308,14 +311,20 @@ def watch(root: Path, check_args: list[str]) -> int:
     from watchfiles import watch as changes
 
     command = [sys.executable, "-m", "tools.steps", "check", "--root", str(root), *check_args]
+    started = False
     try:
-        subprocess.run(command, cwd=root)
-        print("\nWatching your .py files; every save runs the check again (Ctrl-C stops).")
-        for _ in changes(root, watch_filter=PythonFilter()):
-            if sys.stdout.isatty():
-                print("\033[2J\033[H", end="")  # a clear screen for each run
+        # The watcher yields an empty set every rust_timeout ms: the first one
+        # says it is watching, so no save after the first run goes unseen.
+        for changed in changes(
+            root, watch_filter=PythonFilter(), yield_on_timeout=True, rust_timeout=200
+        ):
+            if started and not changed:
+                continue
+            if started and sys.stdout.isatty():
+                print("\033[2J\033[H", end="", flush=True)  # a clear screen for each run
+            started = True
             subprocess.run(command, cwd=root)
-            print("\nWatching your .py files; every save runs the check again (Ctrl-C stops).")
+            print(WATCHING, flush=True)
     except KeyboardInterrupt:
         pass
     return 0

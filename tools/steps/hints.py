@@ -121,7 +121,13 @@ def cmd_solution(args: argparse.Namespace) -> int:
             print("Not shown. ./run.sh hint gives a smaller push.")
             return 1
     diff = solution_diff(root, info, name)
-    print(diff or f"{name} changes nothing on this branch's files (is main newer than it?)")
+    # The diff alone on stdout, so that `... --yes | git apply` applies it.
+    print(diff, end="")
+    if not diff:
+        print(f"{name} changes nothing on this branch's files (is main newer than it?)")
     if info.get("solution"):
-        print(f"The whole step's solution: git diff {info['branch']} {info['solution']}")
+        print(
+            f"The whole step's solution: git diff {info['branch']} {info['solution']}",
+            file=sys.stderr,
+        )
     return 0
