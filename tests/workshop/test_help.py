@@ -290,6 +290,18 @@ def test_check_names_common_mistakes_and_keeps_tracebacks_for_v(tmp_path: Path):
     assert "tests/test_mistakes.py:" in verbose.stdout  # pytest's tracebacks
 
 
+def test_check_says_where_code_the_tests_import_is_broken(tmp_path: Path):
+    repo = made_up_branch(tmp_path, "step-2-extra-base")
+    (repo / "marketsvc" / "extra.py").write_text("def extra(:\n    return 'extra'\n")
+    result = steps_command(repo, "check", env=NO_PLUGINS)
+    assert result.returncode == 1
+    unwrapped = " ".join(result.stdout.split())
+    assert "could not load tests/test_extra.py: SyntaxError" in unwrapped
+    assert "(marketsvc/extra.py, line 1)" in unwrapped
+    assert "not done extra: write extra() its tests did not run" in unwrapped
+    assert "Traceback" not in result.stdout
+
+
 @pytest.mark.timeout(600)
 def test_check_watch_runs_again_when_a_file_is_saved(tmp_path: Path):
     repo = made_up_branch(tmp_path, "step-2-extra-base")

@@ -102,6 +102,22 @@ def failure_message(error: BaseException) -> str:
     return f"{name}: {text}" if text else name
 
 
+def collection_error(text: str) -> str:
+    """Where and what, from the report of a test file that could not be
+    imported: its last line (SyntaxError: ...) and the last file and line
+    the traceback names, in this repository when it can."""
+    lines = [line.lstrip("E").strip() for line in text.splitlines() if line.strip()]
+    what = lines[-1] if lines else "an error"
+    places = re.findall(r'File "([^"]+)", line (\d+)', text)
+    places = places or re.findall(r"^(\S+\.py):(\d+)", text, re.MULTILINE)
+    if not places:
+        return what
+    path, line = places[-1]
+    if Path(path).resolve().is_relative_to(Path.cwd()):
+        path = str(Path(path).resolve().relative_to(Path.cwd()))
+    return f"{what} ({path}, line {line})"
+
+
 def test_title(nodeid: str) -> str:
     """tests/test_api.py::test_orders_total[x] -> 'orders total'."""
     name = nodeid.split("::")[-1].split("[")[0]
@@ -125,10 +141,7 @@ class OutcomePlugin:
         if report.failed:
             nodeid = report.nodeid or "(collection)"
             self.outcomes.errors.append(nodeid)
-            # The last lines of the report name the error (a SyntaxError, an ImportError).
-            lines = [line[1:].strip() for line in str(report.longrepr).splitlines()]
-            last = [line for line in lines if line][-2:]
-            self.outcomes.error_messages[nodeid] = " ".join(last)[:300]
+            self.outcomes.error_messages[nodeid] = collection_error(str(report.longrepr))
 
     def pytest_exception_interact(self, node, call, report):
         test = self.outcomes.tests.get(node.nodeid)
@@ -265,8 +278,11 @@ def report(root: Path, info: dict, outcomes: Outcomes) -> int:
             advice += [key for key in test.get("advice", []) if key not in advice]
     for nodeid, test in [(n, t) for n, t in others if t["outcome"] == "failed"][:3]:
         say(" " * 12, f"{test_title(nodeid)}: {test.get('message', 'failed')}"[:200])
-    for error in outcomes.errors:
+    # A mistake in a module the tests import breaks every test file: name a few.
+    for error in outcomes.errors[:3]:
         say(" " * 12, f"could not load {error}: {outcomes.error_messages.get(error, '')}")
+    if len(outcomes.errors) > 3:
+        say(" " * 12, f"and {len(outcomes.errors) - 3} more test files, likely for the same reason")
     for key in advice:
         print()
         say("Advice: ", ADVICE[key][1])
@@ -280,7 +296,9 @@ def report(root: Path, info: dict, outcomes: Outcomes) -> int:
         if not following:
             print("That was the last step!")
         return 0
-    if broken:
+    if outcomes.errors:
+        print("Some test files could not be loaded (above): fix that first.")
+    elif broken:
         print("Some tests that passed at the start of the step fail now (above).")
     if len(done) < len(exercises):
         print("Stuck? ./run.sh hint shows a hint, one level at a time.")
@@ -289,12 +307,15 @@ def report(root: Path, info: dict, outcomes: Outcomes) -> int:
 
 
 def progress(info: dict, done_here: int) -> str:
-    """ "step 6: 1 of 2 done; course: 8 of 21". The exercises of earlier steps
-    count as done: you are past them (the course's pages say so)."""
+    """The progress line, such as `step 6: 1 of 2 done; course: 8 of 21`.
+    The exercises of the steps before this one count as done: you are past
+    them (docs/reference/configuration.md says so)."""
     mine = len(info.get("exercise", []))
-    course = f"course: {info['exercises_before'] + done_here} of {info['exercises_in_course']}"
-    here = f"{done_here} of {mine} done" if mine else "no exercises"
-    return f"step {info['step']}: {here}; {course}"
+    line = f"step {info['step']}: " + (f"{done_here} of {mine} done" if mine else "no exercises")
+    if "exercises_in_course" in info:
+        before, total = info["exercises_before"], info["exercises_in_course"]
+        line += f"; course: {before + done_here} of {total}"
+    return line
 
 
 def remember(root: Path, info: dict, done: list[str]) -> None:
