@@ -67,6 +67,7 @@ def in_a_terminal(repo: Path, args: list[str], typed: str) -> tuple[int, str]:
 STEP_2 = "step-2-sqlalchemy-base"
 
 
+@pytest.mark.timeout(900)
 def test_hint_levels_advance_persist_and_leave_the_tree_clean(built: Path, tmp_path: Path):
     repo = clone(built, tmp_path / "clone", "--branch", STEP_2)
     step = next(s for s in steps.load_steps(built) if STEP_2 in s.branches)
@@ -102,6 +103,7 @@ def test_hint_levels_advance_persist_and_leave_the_tree_clean(built: Path, tmp_p
     assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
 
 
+@pytest.mark.timeout(900)
 def test_solution_asks_first_and_solves_that_exercise_alone(built: Path, tmp_path: Path):
     repo = clone(built, tmp_path / "clone", "--branch", STEP_2)
     name, other = "bound-parameters", "begin-once"
@@ -135,6 +137,7 @@ def test_solution_asks_first_and_solves_that_exercise_alone(built: Path, tmp_pat
     assert f"{other}:" in steps_command(repo, "hint").stdout.splitlines()[0]
 
 
+@pytest.mark.timeout(900)
 def test_hint_and_solution_on_a_step_without_exercises(built: Path, tmp_path: Path):
     repo = clone(built, tmp_path / "clone", "--branch", "step-1-getting-started")
     for command in ("hint", "solution"):
@@ -345,7 +348,7 @@ def test_check_watch_runs_again_when_a_file_is_saved(tmp_path: Path):
 # --------------------------------------------------------------------------
 
 # Ask the branch's own service what it has: its CLI's subcommands (argparse
-# lists them as {serve,init-db,...} in --help) and its app's routes.
+# lists them as {serve,init-db,...} in --help) and its app's routes (OpenAPI's paths).
 PROBE = """\
 import contextlib, io, json
 from marketsvc.__main__ import main
@@ -353,7 +356,7 @@ from marketsvc.server import app
 help = io.StringIO()
 with contextlib.redirect_stdout(help), contextlib.suppress(SystemExit):
     main(["--help"])
-print(json.dumps({"help": help.getvalue(), "routes": [route.path for route in app.routes]}))
+print(json.dumps({"help": help.getvalue(), "routes": list(app.openapi()["paths"])}))
 """
 
 ROUTE_OF = {
@@ -376,6 +379,7 @@ def run_sh(tree: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.timeout(600)
 @pytest.mark.parametrize(
     "branch",
     [

@@ -295,6 +295,7 @@ def test_check_on_main_says_how_to_get_the_steps(attendee: Path):
     assert "git checkout step-1-getting-started" in result.stdout
 
 
+@pytest.mark.timeout(900)
 def test_check_names_the_open_exercises_and_passes_when_solved(
     built: Path, snapshot: Path, tmp_path: Path
 ):
@@ -589,6 +590,7 @@ def test_the_working_tree_source_is_what_git_would_commit(fake: steps.Source, tm
     assert "new.txt" not in steps.build_tree("step-1-start", steps.Source.from_ref(repo, "main"))
 
 
+@pytest.mark.timeout(900)
 def test_verify_passes_a_sound_course_and_names_a_broken_exercise(
     fake: steps.Source, tmp_path: Path
 ):
