@@ -168,45 +168,95 @@ PYEOF
   fi
 }
 
-usage() {
-  cat <<'USAGE'
-Usage: ./run.sh COMMAND [ARGS]
+# offers NAME: whether this branch has command or option NAME. ./run.sh steps
+# writes the list into .step.toml from what the branch's service defines
+# (tools/steps/offers.py); main, with no .step.toml, has everything but the
+# exercises' hint and solution. The commands that every branch has (run,
+# test, reset, check, ...) are not listed.
+offers() {
+  if [ ! -f .step.toml ]; then
+    [ "$1" != hint ] && [ "$1" != solution ]
+    return
+  fi
+  grep -q "^offers = .*\"$1\"" .step.toml
+}
 
-Set-up and service
-  run [--pg [URL]] [--workers N]
-                      serve Marketplace on 127.0.0.1:9090 (creates .venv on first use);
-                      --pg: on PostgreSQL (default URL postgresql+asyncpg://postgres@127.0.0.1:5432/marketdb);
-                      --workers: N worker processes (default MARKETSVC_WORKERS, or 1)
+# not_here WHAT [WHY]: refuse WHAT on this branch, saying why.
+not_here() {
+  if [ ! -f .step.toml ]; then
+    echo "run.sh: $1 is for the step branches: ./run.sh steps, then git checkout step-1-getting-started" >&2
+    exit 2
+  fi
+  local branch
+  branch=$(sed -n 's/^branch = "\(.*\)"$/\1/p' .step.toml)
+  echo "run.sh: $1 does not exist on $branch; ${2:-a later step brings it}." >&2
+  echo "./run.sh alone lists what this branch has." >&2
+  exit 2
+}
+
+# entry NAME TEXT: one line of the command list, when the branch has NAME.
+entry() {
+  offers "$1" && printf '  %s\n' "$2"
+  return 0
+}
+
+usage() {
+  local pg="" workers="" reload=""
+  offers pg && pg=" [--pg [URL]]"
+  offers workers && workers=" [--workers N]"
+  offers reload && reload=" [--reload]"
+  echo "Usage: ./run.sh COMMAND [ARGS]"
+  echo
+  echo "Set-up and service"
+  echo "  run$pg$workers$reload"
+  echo "                      serve Marketplace on 127.0.0.1:9090 (creates .venv on first use);"
+  offers pg && echo "                      --pg: on PostgreSQL (default URL postgresql+asyncpg://postgres@127.0.0.1:5432/marketdb);"
+  offers workers && echo "                      --workers: N worker processes (default MARKETSVC_WORKERS, or 1);"
+  offers reload && echo "                      --reload: restart on every change to marketsvc/, for editing while serving"
+  cat <<'USAGE'
   test [--quick] [PYTEST ARGS]  ruff (lint, format), then the whole test suite;
                       --quick: SQLite only, without the slow tests (verifying every step branch, ...)
   fmt                 ruff check --fix, then ruff format: what the ruff checks of test ask for
   setup               create .venv and install every locked dependency, run nothing
   lock [--upgrade]    write requirements*.lock again from requirements*.txt
-  reset [--pg [URL]]  drop the database's tables and load marketdb.sql again
-  seed [--pg [URL]] [N] [M]  add N generated customers and M orders (default 1000 and 5000)
-  bench [NAME]        run the benchmarks in bench/ (streaming, fanout, throughput, writes, research, feed)
-
-Workshop
-  steps [--force] [--push REMOTE]   build (or refresh) the step branches from main
-  check               on a step branch: which exercises are done, which are left
-  docs [--port N]     serve the course on http://127.0.0.1:8000 (or N, or MARKETSVC_DOCS_PORT)
-
-Talk to the running service (in a second terminal)
-  customers           GET  /api/customers
-  custorders [ID]     GET  /api/orders/ID                      (default 1)
-  ordertotal [ID]     GET  /api/order_total/ID                 (default 1)
-  orderstotal [IDS]   GET  /api/orders_total  {"orders": [...]} (default 1,2,3)
-  ordersbet [B] [A]   GET  /api/orders_between_dates/B/A       (orders between A and B)
-  neworder [CUST] [ITEM:QTY ...]  POST /api/add_new_order      (default 1 1:2 3:1)
-  stats               GET  /api/stats
-  items [NAME PRICE [DESCRIPTION]]  GET /api/items, or POST one new item
-  events [FILTERS]    GET  /api/events/orders?FILTERS         (e.g. customer_id=1&follow=true)
-  query [SQL]         POST /api/query (needs MARKETSVC_QUERY_TOKEN set for both terminals)
 USAGE
+  printf '  %-18s  %s\n' "reset$pg" "drop the database's tables and load marketdb.sql again"
+  entry seed "$(printf '%-18s  %s' "seed$pg [N] [M]" "add N generated customers and M orders (default 1000 and 5000)")"
+  [ -d bench ] && echo "  bench [NAME]        run the benchmarks in bench/ (streaming, fanout, throughput, writes, research, feed)"
+  echo
+  echo "Workshop"
+  echo "  steps [--force] [--push REMOTE]   build (or refresh) the step branches from main"
+  echo "  check [-v] [--watch]  on a step branch: which exercises are done, which are left;"
+  echo "                      -v: with pytest's tracebacks; --watch: again on every save"
+  entry hint "hint [EXERCISE]     one more level of hint (the idea, what to use, nearly the code)"
+  entry solution "solution EXERCISE [--yes]  show the exercise's solution, after asking"
+  echo "  docs [--port N]     serve the course on http://127.0.0.1:8000 (or N, or MARKETSVC_DOCS_PORT)"
+  echo
+  echo "Talk to the running service (in a second terminal)"
+  entry customers "customers           GET  /api/customers"
+  entry custorders "custorders [ID]     GET  /api/orders/ID                      (default 1)"
+  entry ordertotal "ordertotal [ID]     GET  /api/order_total/ID                 (default 1)"
+  entry orderstotal 'orderstotal [IDS]   GET  /api/orders_total  {"orders": [...]} (default 1,2,3)'
+  entry ordersbet "ordersbet [B] [A]   GET  /api/orders_between_dates/B/A       (orders between A and B)"
+  entry neworder "neworder [CUST] [ITEM:QTY ...]  POST /api/add_new_order      (default 1 1:2 3:1)"
+  entry stats "stats               GET  /api/stats"
+  entry items "items [NAME PRICE [DESCRIPTION]]  GET /api/items, or POST one new item"
+  entry events "events [FILTERS]    GET  /api/events/orders?FILTERS         (e.g. customer_id=1&follow=true)"
+  entry query "query [SQL]         POST /api/query (needs MARKETSVC_QUERY_TOKEN set for both terminals)"
 }
 
 command=${1:-help}
 [ $# -gt 0 ] && shift
+
+# Commands that only some branches have: refuse them here with a reason,
+# rather than with the service's "invalid choice" or a 404 later.
+GATED=" seed hint solution customers custorders ordertotal orderstotal ordersbet neworder stats items events query "
+if [[ "$GATED" == *" $command "* ]] && ! offers "$command"; then
+  not_here "./run.sh $command"
+fi
+if [ "$command" = bench ] && [ ! -d bench ]; then
+  not_here "./run.sh bench" "the benchmarks are on main"
+fi
 
 PG_URL=""
 if [ "${1:-}" = --pg ]; then
@@ -214,6 +264,7 @@ if [ "${1:-}" = --pg ]; then
     run | reset | seed) ;;
     *) echo "run.sh: --pg goes with run, reset or seed" >&2 && exit 2 ;;
   esac
+  offers pg || not_here "--pg"
   shift
   PG_URL="postgresql+asyncpg://postgres@127.0.0.1:5432/marketdb"
   if [[ "${1:-}" == *://* ]]; then
@@ -226,16 +277,24 @@ case "$command" in
   setup) setup dev ;;
   lock) lock "$@" ;;
   run)
-    # run [--pg [URL]] [--workers N]: serve checks N.
+    # run [--pg [URL]] [--workers N | --reload]: serve checks N.
+    if [ "${1:-}" = --reload ] && [ $# -eq 1 ]; then
+      offers reload || not_here "run --reload"
+      setup runtime
+      [ -n "$PG_URL" ] && use_postgres "$PG_URL"
+      # What serve does first (the database made ready), then uvicorn's
+      # reloader: it watches marketsvc/ with watchfiles and restarts the
+      # service, which serve itself cannot do, on every save.
+      "$PY" -m marketsvc init-db
+      exec "$PY" -m uvicorn marketsvc.server:app --reload --reload-dir marketsvc \
+        --host "${MARKETSVC_HOST:-127.0.0.1}" --port "${MARKETSVC_PORT:-9090}"
+    fi
     if ! { [ $# -eq 0 ] || { [ $# -eq 2 ] && [ "$1" = --workers ]; }; }; then
-      echo "run.sh: run takes only --pg [URL] and --workers N" >&2
+      echo "run.sh: run takes only --pg [URL], --workers N and --reload" >&2
       exit 2
     fi
+    [ $# -eq 2 ] && { offers workers || not_here "run --workers"; }
     setup runtime
-    if [ $# -eq 2 ] && ! "$PY" -m marketsvc serve --help 2>/dev/null | grep -q -- --workers; then
-      echo "run.sh: the service on this branch runs one worker; --workers comes with the finished service" >&2
-      exit 2
-    fi
     [ -n "$PG_URL" ] && use_postgres "$PG_URL"
     exec "$PY" -m marketsvc serve "$@"
     ;;
@@ -292,6 +351,10 @@ case "$command" in
     setup dev
     use_local_postgres
     exec "$PY" -m tools.steps check "$@"
+    ;;
+  hint | solution)
+    setup runtime
+    exec "$PY" -m tools.steps "$command" "$@"
     ;;
   docs)
     port=${MARKETSVC_DOCS_PORT:-8000}

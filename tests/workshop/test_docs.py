@@ -31,6 +31,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -42,7 +43,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from mkdocs.utils.meta import get_data as split_front_matter
 
-from tools.steps import StepsError, includes
+from tools.steps import StepsError, includes, offers
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -195,7 +196,16 @@ class Source:
         return None if data is None else data.decode("utf-8")
 
     def run_sh_commands(self) -> set[str]:
-        return run_sh_commands(self.read("run.sh") or "")
+        """What run.sh accepts here: on a branch, less what its .step.toml
+        does not offer (run.sh refuses those) and bench, which is main's."""
+        commands = run_sh_commands(self.read("run.sh") or "")
+        step = self.read(".step.toml")
+        if step is not None:
+            gated = set(offers.NEEDS) | {"hint", "solution"}
+            commands -= gated - set(tomllib.loads(step).get("offers", []))
+        if self.files is not None and not any(path.startswith("bench/") for path in self.files):
+            commands.discard("bench")
+        return commands
 
     def routes(self) -> set[str]:
         if self.files is None:

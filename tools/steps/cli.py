@@ -1,4 +1,4 @@
-"""The command line: python -m tools.steps build|check|verify."""
+"""The command line: python -m tools.steps build|check|hint|solution|verify."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from . import __doc__ as package_doc
 from .build import cmd_build
 from .check import cmd_check
 from .gitplumbing import StepsError
+from .hints import cmd_hint, cmd_solution
 from .trees import ROOT
 from .verify import cmd_verify
 
@@ -33,6 +34,17 @@ def parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="on a step branch: which exercises are done")
     check.add_argument("--root", default=str(ROOT), help=argparse.SUPPRESS)
     check.add_argument("--json", metavar="FILE", help=argparse.SUPPRESS)  # for verify
+    check.add_argument("-v", "--verbose", action="store_true", help="show pytest's tracebacks")
+    check.add_argument("--watch", action="store_true", help="run again on every save")
+
+    hint = commands.add_parser("hint", help="one more level of hint for an exercise")
+    hint.add_argument("exercise", nargs="?", help="default: the first one not done")
+    hint.add_argument("--root", default=str(ROOT), help=argparse.SUPPRESS)
+
+    solution = commands.add_parser("solution", help="show an exercise's solution, after asking")
+    solution.add_argument("exercise", nargs="?")
+    solution.add_argument("--yes", action="store_true", help="do not ask")
+    solution.add_argument("--root", default=str(ROOT), help=argparse.SUPPRESS)
 
     verify = commands.add_parser("verify", help="CI: run every branch's tests and judge them")
     verify.add_argument("--jobs", type=int, default=2, help="branches tested at once (default 2)")
@@ -51,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_build(args)
         if args.command == "check":
             return cmd_check(args, extra)
+        if args.command == "hint":
+            return cmd_hint(args)
+        if args.command == "solution":
+            return cmd_solution(args)
         return cmd_verify(args)
     except StepsError as error:
         print(f"steps: {error}", file=sys.stderr)

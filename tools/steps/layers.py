@@ -15,6 +15,7 @@ from .course import (
     step_toml,
 )
 from .gitplumbing import StepsError
+from .offers import branch_offers
 from .trees import Source, Tree, resolve_source, write_tree_to
 
 # Main's folders that are not common to every branch (rule 1).
@@ -33,7 +34,8 @@ def build_tree(branch: str, source: Source | str | Path | None = None) -> Tree:
 def branch_tree(src: Source, steps: list[Step], index: int, variant: str) -> Tree:
     """A branch's tree with its .step.toml."""
     tree = step_tree(src, steps, index, variant)
-    tree.put(BRANCH_STEP_FILE, step_toml(steps, index, variant).encode())
+    offered = branch_offers(tree, bool(steps[index].exercises))
+    tree.put(BRANCH_STEP_FILE, step_toml(steps, index, variant, offered).encode())
     return tree
 
 
@@ -61,7 +63,8 @@ def step_tree(
 
     regions_as="solved" resolves this step's exercise regions as -solved does
     whatever the variant: the tests use it to show that -base differs from
-    -solved in marked regions only.
+    -solved in marked regions only. regions_as="only:NAME" solves exercise
+    NAME's regions alone (./run.sh solution NAME shows what that changes).
     """
     key = ("tree", index, variant, regions_as)
     if key not in src.built:

@@ -65,7 +65,8 @@ def regions(text: str, where: str) -> list[Region]:
 
 def resolve(text: str, variant: str, where: str, exercises: set[str]) -> str:
     """The file as the variant's branch has it: solutions on -solved (and on a
-    single step, which may have no markers), stubs on -base."""
+    single step, which may have no markers), stubs on -base. The variant
+    "only:NAME" has exercise NAME's solution and the other exercises' stubs."""
     found = regions(text, where)
     if not found:
         return text
@@ -85,6 +86,7 @@ def resolve(text: str, variant: str, where: str, exercises: set[str]) -> str:
         keep[region.begin - 1] = keep[stub - 1] = keep[region.end - 1] = False
         # lines before the stub are the solution, lines after it the stub
         solution, replacement = range(region.begin, stub - 1), range(stub, region.end - 1)
-        for index in replacement if variant == "solved" else solution:
+        solved = variant in ("solved", f"only:{region.exercise}")
+        for index in replacement if solved else solution:
             keep[index] = False
     return "".join(line for line, kept in zip(lines, keep, strict=True) if kept)
