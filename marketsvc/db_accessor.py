@@ -29,7 +29,7 @@ from sqlalchemy import (
     text,
     tuple_,
 )
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import selectinload
@@ -102,22 +102,7 @@ async def uncancelled(awaitable):
 
 
 async def execute_query(statement: Executable, params: dict | None = None) -> Sequence[Row]:
-    """Run one read and return all its rows (for results that fit in memory).
-
-    A connection that the database dropped an instant ago can still leave
-    the pool (see drop_if_closed in db/engine.py). Its statement fails, and
-    SQLAlchemy then drops every connection the pool held from before; a
-    read changes nothing, so it simply runs once more, on a new connection.
-    """
-    try:
-        return await _read(statement, params)
-    except DBAPIError as exc:
-        if not exc.connection_invalidated:
-            raise
-        return await _read(statement, params)
-
-
-async def _read(statement: Executable, params: dict | None) -> Sequence[Row]:
+    """Run one read and return all its rows (for results that fit in memory)."""
     async with single_statement(get_engine()).connect() as conn:
         result = await conn.execute(statement, params)
         return result.all()

@@ -75,9 +75,11 @@ def drop_if_closed(_dbapi_connection, record, _proxy) -> None:
     reads its end, so asking the connection (is_closed) sends nothing.
     SQLAlchemy's pool_pre_ping would send a query instead, on every checkout
     (on asyncpg inside BEGIN and ROLLBACK: three round trips), about a tenth
-    of this service's work per request. The rare connection that dies and
-    is taken in the same instant fails its first statement; execute_query
-    then reads again on a new connection (see db_accessor.py).
+    of this service's work per request. A connection that dies in the very
+    instant it is taken fails its statement instead, a 503 (which a ping
+    could not prevent either: the server can go between the ping and the
+    query), and SQLAlchemy then drops every connection the pool had opened
+    before it, so only that request sees it.
     DisconnectionError tells the pool to drop this connection and check out
     another (a new one, if need be), so the request never sees the error.
     """
