@@ -97,8 +97,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # No request of this API needs more; a larger body is refused (413)
     # before anyone parses it, instead of stalling the event loop.
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
-    app.include_router(router)
-    app.include_router(health.router)
+    # The routes themselves, not include_router(): an included router is
+    # one more layer that every request is matched through, for a prefix or
+    # shared dependencies that these routers do not have.
+    app.router.routes.extend([*router.routes, *health.router.routes])
     add_error_handlers(app)
     access_log.wrap_outermost(app, settings.access_log)
     return app
