@@ -97,6 +97,8 @@ async def uncancelled(awaitable):
     came, so a TaskGroup or asyncio.timeout still sees its own.
     """
     call = asyncio.ensure_future(awaitable)
+    _in_flight.add(call)
+    call.add_done_callback(_in_flight.discard)
     cancelled = None
     # The anyio shield only saves work: without it a cancelled anyio scope
     # would cancel this waiting task again at every turn of the event loop.
@@ -115,6 +117,34 @@ async def uncancelled(awaitable):
     # that can be cancelled, and would run its query to the end.
     await anyio.lowlevel.checkpoint()
     return call.result()
+
+
+# The calls uncancelled is running. Their tasks are out of reach of the
+# caller's cancellation, but not of asyncio.run's, which cancels every task
+# left when the server returns: so the server waits for them first.
+_in_flight: set[asyncio.Future] = set()
+
+
+# Shutdown waits this long at most for them.
+IN_FLIGHT_GRACE = 3.0
+
+
+async def finish_in_flight() -> None:
+    """Wait until no call of uncancelled is running (IN_FLIGHT_GRACE s at most).
+
+    For shutdown, before the engines close: a request cancelled by the
+    server finishes its database call, then its cleanup (another call).
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + IN_FLIGHT_GRACE
+    while loop.time() < deadline:
+        calls = [call for call in _in_flight if call.get_loop() is loop]
+        if not calls:
+            await asyncio.sleep(0)  # a cancelled request may start its cleanup now
+            calls = [call for call in _in_flight if call.get_loop() is loop]
+            if not calls:
+                return
+        await asyncio.wait(calls, timeout=deadline - loop.time())
 
 
 async def execute_query(statement: Executable, params: dict | None = None) -> Sequence[Row]:
