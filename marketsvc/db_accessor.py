@@ -96,7 +96,7 @@ async def uncancelled(awaitable):
     often it is cancelled. Then the cancellation goes on: re-raised as it
     came, so a TaskGroup or asyncio.timeout still sees its own.
     """
-    call = asyncio.ensure_future(awaitable)
+    call = asyncio.create_task(_to_the_end(awaitable))
     _in_flight.add(call)
     call.add_done_callback(_in_flight.discard)
     cancelled = None
@@ -117,6 +117,11 @@ async def uncancelled(awaitable):
     # that can be cancelled, and would run its query to the end.
     await anyio.lowlevel.checkpoint()
     return call.result()
+
+
+async def _to_the_end(awaitable):
+    # Any awaitable (a coroutine, anext(...)) as the coroutine of a task.
+    return await awaitable
 
 
 # The calls uncancelled is running. Their tasks are out of reach of the
