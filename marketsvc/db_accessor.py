@@ -84,25 +84,85 @@ def one_error(group: BaseExceptionGroup) -> Exception | None:
 
 
 async def uncancelled(awaitable):
-    """Await a database call that a cancellation must not cut in half.
+    """Await a database call to its end, whatever cancels the caller meanwhile.
 
-    A streaming response is cancelled when its client goes away, at whatever
-    await it is in. Cut off halfway through a fetch, SQLAlchemy can no longer
-    trust the connection and throws it away (and aiosqlite leaves a task
-    behind). Shielded, the fetch completes and the cancellation arrives at
-    the next await instead, where the connection closes cleanly.
+    Cut off halfway through a call, SQLAlchemy can no longer trust the
+    connection and throws it away. Two kinds of cancellation reach this
+    service: an anyio cancel scope (Starlette's, when a streaming client
+    goes away) and asyncio's own Task.cancel() (a failing sibling in a
+    TaskGroup, asyncio.timeout, uvicorn's shutdown). An anyio shield stops
+    only the first kind, so the call runs in a task of its own, which no
+    cancellation of the caller reaches, and the caller waits for it however
+    often it is cancelled. Then the cancellation goes on: re-raised as it
+    came, so a TaskGroup or asyncio.timeout still sees its own.
     """
+    call = asyncio.create_task(_to_the_end(awaitable))
+    _in_flight.add(call)
+    call.add_done_callback(_in_flight.discard)
+    cancelled = None
+    # The anyio shield only saves work: without it a cancelled anyio scope
+    # would cancel this waiting task again at every turn of the event loop.
     with anyio.CancelScope(shield=True):
-        result = await awaitable
-    # And here it arrives: without this, a stream whose writes no longer
-    # wait (its client is gone) might never reach an await that can be
-    # cancelled, and would run its query to the end.
+        while not call.done():
+            try:
+                await asyncio.wait([call])
+            except asyncio.CancelledError as exc:
+                cancelled = exc
+    if cancelled is not None:
+        if not call.cancelled():
+            call.exception()  # retrieved: nobody is left to use the result
+        raise cancelled
+    # An anyio cancellation arrives here: without this, a stream whose
+    # writes no longer wait (its client is gone) might never reach an await
+    # that can be cancelled, and would run its query to the end.
     await anyio.lowlevel.checkpoint()
-    return result
+    return call.result()
+
+
+async def _to_the_end(awaitable):
+    # Any awaitable (a coroutine, anext(...)) as the coroutine of a task.
+    return await awaitable
+
+
+# The calls uncancelled is running. Their tasks are out of reach of the
+# caller's cancellation, but not of asyncio.run's, which cancels every task
+# left when the server returns: so the server waits for them first.
+_in_flight: set[asyncio.Future] = set()
+
+
+# Shutdown waits this long at most for them.
+IN_FLIGHT_GRACE = 3.0
+
+
+async def finish_in_flight() -> None:
+    """Wait until no call of uncancelled is running (IN_FLIGHT_GRACE s at most).
+
+    For shutdown, before the engines close: a request cancelled by the
+    server finishes its database call, then its cleanup (another call).
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + IN_FLIGHT_GRACE
+    while loop.time() < deadline:
+        calls = [call for call in _in_flight if call.get_loop() is loop]
+        if not calls:
+            await asyncio.sleep(0)  # a cancelled request may start its cleanup now
+            calls = [call for call in _in_flight if call.get_loop() is loop]
+            if not calls:
+                return
+        await asyncio.wait(calls, timeout=deadline - loop.time())
 
 
 async def execute_query(statement: Executable, params: dict | None = None) -> Sequence[Row]:
-    """Run one read and return all its rows (for results that fit in memory)."""
+    """Run one read and return all its rows (for results that fit in memory).
+
+    The read runs to its end even when the caller is cancelled (a sibling
+    failed in a TaskGroup, a timeout), so its connection goes back to the
+    pool instead of being thrown away.
+    """
+    return await uncancelled(_read_all(statement, params))
+
+
+async def _read_all(statement: Executable, params: dict | None) -> Sequence[Row]:
     async with single_statement(get_engine()).connect() as conn:
         result = await conn.execute(statement, params)
         return result.all()
@@ -149,7 +209,7 @@ async def stream_query(
     ordered = statement.order_by(*columns).limit(batch_rows)
     # The first page fails fast (a 503, nothing sent yet); once the response
     # has begun, a busy pool is waited out rather than cutting it short.
-    batch = await uncancelled(execute_query(ordered, params))
+    batch = await execute_query(ordered, params)
     while True:
         if batch:
             yield batch
@@ -157,7 +217,7 @@ async def stream_query(
             return
         last = [getattr(batch[-1], name) for name in keys]
         page = ordered.where(after_key(columns, last))
-        batch = await uncancelled(patiently(execute_query, page, params))
+        batch = await patiently(execute_query, page, params)
 
 
 async def patiently(query, *args) -> Sequence[Row]:

@@ -36,7 +36,7 @@ from sqlalchemy.pool import NullPool
 
 from marketsvc import db_accessor
 from marketsvc.db.engine import behind_transaction_pooler, create_engine, get_engine, is_sqlite
-from marketsvc.db_accessor import FeedRead
+from marketsvc.db_accessor import FeedRead, uncancelled
 
 log = logging.getLogger("marketsvc.feed")
 
@@ -129,14 +129,17 @@ class OrderFeed:
                 await self._ready.wait()
             yield self
         finally:
-            with anyio.CancelScope(shield=True):
-                async with self._lock:
-                    self._followers -= 1
-                    if self._followers == 0 and self._task is not None:
-                        task, self._task = self._task, None
-                        task.cancel()
-                        with suppress(asyncio.CancelledError):
-                            await task
+            await uncancelled(self._leave())
+
+    async def _leave(self) -> None:
+        """Count a follower out; the last one stops the watcher (and waits for it)."""
+        async with self._lock:
+            self._followers -= 1
+            if self._followers == 0 and self._task is not None:
+                task, self._task = self._task, None
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
 
     def _listening_url(self) -> URL | None:
         """The URL to LISTEN on, or None when the feed must poll instead."""
@@ -199,8 +202,7 @@ class OrderFeed:
                         await self._safety_check(conn)
                 raise ConnectionError("the listening connection was closed")
         finally:
-            with anyio.CancelScope(shield=True):
-                await engine.dispose()
+            await uncancelled(engine.dispose())
 
     async def _safety_check(self, conn: AsyncConnection) -> None:
         """A wake-up for any order whose notification was lost."""

@@ -39,7 +39,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 
-import anyio
 import asyncpg
 from sqlalchemy import Row, text
 from sqlalchemy.engine import make_url
@@ -49,7 +48,7 @@ from sqlalchemy.pool import NullPool
 
 from marketsvc.config import Settings
 from marketsvc.db.schema import TABLES
-from marketsvc.db_accessor import STREAM_BATCH_ROWS
+from marketsvc.db_accessor import STREAM_BATCH_ROWS, uncancelled
 
 # The largest string or blob a SQLite research query may build, and the most
 # columns it may return: together they bound the size of one row.
@@ -518,14 +517,13 @@ async def _rows(research: Research, sql: str) -> AsyncIterator[Sequence[Row]]:
             except TimeoutError:
                 raise QueryFailed(_too_long(research.timeout)) from None
     finally:
-        with anyio.CancelScope(shield=True):
-            await conn.close()
+        await uncancelled(conn.close())
 
 
 async def _in_time(driver, deadline: _Deadline, fetch: Callable[[], Awaitable]):
     """Await a fetch for the query's remaining time at most, or TimeoutError.
 
-    Shielded from the response's own cancellation (see uncancelled). On
+    Run to its end whatever cancels the response meanwhile (uncancelled). On
     PostgreSQL, asyncpg's own per-call deadline becomes the time the query
     has left: when it passes, asyncpg asks the server to cancel the
     statement. A SQLite fetch is left to the progress handler, which
@@ -536,10 +534,7 @@ async def _in_time(driver, deadline: _Deadline, fetch: Callable[[], Awaitable]):
     if isinstance(driver, asyncpg.Connection):
         # asyncpg reads command_timeout from its settings at every call.
         driver._config = driver._config._replace(command_timeout=deadline.left() + CANCEL_GRACE)
-    with anyio.CancelScope(shield=True):
-        result = await fetch()
-    await anyio.lowlevel.checkpoint()
-    return result
+    return await uncancelled(fetch())
 
 
 # Errors of the database itself. Most arrive wrapped in SQLAlchemy's

@@ -85,6 +85,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             with lifecycle.announce_shutdown():
                 yield
         finally:
+            # Requests cancelled by the shutdown may still be finishing a
+            # database call: the engines close after them, not under them.
+            await db_accessor.finish_in_flight()
             if isinstance(app.state.research, research.Research):
                 await app.state.research.close()
             await close_database()

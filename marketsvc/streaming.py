@@ -34,6 +34,7 @@ from starlette.responses import StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
 from marketsvc import lifecycle
+from marketsvc.db_accessor import uncancelled
 
 log = logging.getLogger("marketsvc.streaming")
 
@@ -154,7 +155,6 @@ class StreamedJSON(StreamingResponse):
             # One line says why (an exception would log a whole traceback).
             log.warning("%s %s: stream aborted, %s", scope["method"], scope["path"], exc)
         finally:
-            # Shielded: closing must finish (and return the connection to
-            # the pool) even when this task is being cancelled.
-            with anyio.CancelScope(shield=True):
-                await self._stream.aclose()
+            # Closing must finish (and return the connection to the pool)
+            # even when this task is being cancelled, however often.
+            await uncancelled(self._stream.aclose())

@@ -1,33 +1,11 @@
 # steps: patch main
-# steps: after __doc__
-# >>> exercise: task-group
-
-import asyncio
-# --- stub
-# steps: delete import asyncio
-# <<< exercise: task-group
-# >>> exercise: stream-query
-# --- stub
-
-# <<< exercise: stream-query
 from collections.abc import AsyncIterator, Iterable, Sequence
-# steps: after from typing
-# >>> exercise: stream-query
-
-import anyio
-# --- stub
-# steps: delete import anyio
-
-# <<< exercise: stream-query
 from sqlalchemy import Executable, Row, func, select
 
 from marketsvc.db.engine import get_engine
 
 
-# --- the workshop's three helpers ------------------------------------------
-
-
-# steps: edit execute_query
+# steps: edit _read_all
 #-    async with single_statement(get_engine()).connect() as conn:
 #+    async with get_engine().connect() as conn:
 
@@ -57,10 +35,10 @@ async def stream_query(
         async for batch in result.partitions(batch_rows):
             yield batch
     finally:
-        # Shielded so that a cancelled stream (client gone) still returns
-        # its connection instead of abandoning it half-closed.
-        with anyio.CancelScope(shield=True):
-            await conn.close()
+        # uncancelled: the close runs to its end even when the stream is
+        # being cancelled (client gone, a timeout), so the connection goes
+        # back to the pool instead of being abandoned half-closed.
+        await uncancelled(conn.close())
 # --- stub
 
 
@@ -80,9 +58,9 @@ async def stream_query(
     #    then yield them a batch at a time:
     #        async for batch in result.partitions(batch_rows): yield batch
     # 3. In the finally block give the connection back, whatever happened:
-    #        await conn.close()
-    #    Put that await inside `with anyio.CancelScope(shield=True):` (import
-    #    anyio) so that it still runs to the end when the caller is cancelled.
+    #        await uncancelled(conn.close())
+    #    uncancelled (above) lets the close run to its end even when the
+    #    caller is cancelled, by anyio or by asyncio, once or many times.
     # execute_query() above is the all-at-once version of the same read.
     raise NotImplementedError("exercise stream-query: write stream_query")
     yield  # a `yield` anywhere makes this function an async generator
@@ -155,8 +133,8 @@ async def get_orders_total(order_ids: list[int]) -> list[dict[str, Any]]:
     # TODO (exercise task-group): the queries below run one after the other,
     # each waiting for the last. Run them concurrently instead:
     # - a total_of(order_id) coroutine that awaits get_order_total(order_id)
-    #   inside `async with limit:`, where limit = asyncio.Semaphore(FAN_OUT_LIMIT)
-    #   (import asyncio), so at most FAN_OUT_LIMIT run at once;
+    #   inside `async with limit:`, where limit = asyncio.Semaphore(FAN_OUT_LIMIT),
+    #   so at most FAN_OUT_LIMIT run at once;
     # - one task per distinct id, made with group.create_task() inside
     #   `async with asyncio.TaskGroup() as group:`, kept in a dict by id;
     # - wrap the TaskGroup in try/except* NotFound: when one task fails the
@@ -200,11 +178,9 @@ async def add_new_order(customer_id: int, items: list[tuple[int, int]]) -> int:
     await execute_insert_query(OrderItem.__table__.insert(), lines)
     return order_id
 # steps: delete from contextlib
-# steps: delete import anyio.lowlevel
 # steps: delete from sqlalchemy.exc
 # steps: delete from sqlalchemy.ext.asyncio
 # steps: delete from sqlalchemy.orm
-# steps: delete uncancelled
 # steps: delete ORDER_TOTAL_OF
 # steps: delete order_json
 # steps: delete import time

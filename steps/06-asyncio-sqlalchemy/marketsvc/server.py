@@ -19,6 +19,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await init_db(engine)
             yield
         finally:
+            # Requests cancelled by the shutdown may still be finishing a
+            # database call: the engine closes after them, not under them.
+            await db_accessor.finish_in_flight()
             await close_database()
 
     app = FastAPI(

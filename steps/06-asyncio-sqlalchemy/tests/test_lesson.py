@@ -9,7 +9,7 @@ import time
 from datetime import datetime
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, text
 from sqlalchemy.exc import IntegrityError
 
 from marketsvc import db_accessor
@@ -25,6 +25,36 @@ def test_the_engine_is_async_on_aiosqlite(in_db, checked_out):
 
     # execute_query fetched every row and gave its connection back.
     assert in_db(names) == (["Milk", "Kit Kat", "Bread", "Onion"], 0)
+
+
+# About half a second of work for SQLite, so that cancellations land mid-query.
+SLOW_READ = text(
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000000)"
+    " SELECT count(*) FROM n"
+)
+
+
+def test_asyncio_cancellation_does_not_cut_a_query_in_half(in_db, checked_out):
+    async def scenario():
+        invalidated = []
+        pool = get_engine().sync_engine.pool
+        event.listen(pool, "invalidate", lambda *_: invalidated.append("invalidated"))
+        # Task.cancel(), three times, as a TaskGroup or a shutdown does it:
+        # the read finishes, then the cancellation goes on.
+        task = asyncio.create_task(db_accessor.execute_query(SLOW_READ))
+        for _ in range(3):
+            await asyncio.sleep(0.05)
+            task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        # asyncio.timeout cancels the same way, and still says TimeoutError.
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.05):
+                await db_accessor.execute_query(SLOW_READ)
+        return invalidated, checked_out()
+
+    # No connection was thrown away, none is left out.
+    assert in_db(scenario) == ([], 0)
 
 
 def test_execute_insert_query_commits_and_returns_the_new_row(in_db, query):

@@ -97,10 +97,9 @@ async def order_events(query: FeedQuery, *, keepalive: float) -> AsyncIterator[S
         end = {"sent": sent, "last_id": after}
         yield ServerSentEvent(event="end", raw_data=dumps(end).decode())
     finally:
-        # Shielded: even when cancelled (client gone), the session must
+        # Even when cancelled (client gone, shutdown), the session must
         # finish closing and hand its connection back to the pool.
-        with anyio.CancelScope(shield=True):
-            await session.close()
+        await uncancelled(session.close())
     # --- stub
     # TODO (exercise sse): write the loop. It needs `import time`,
     # `import anyio`, `from marketsvc.db.engine import get_sessionmaker` and
@@ -121,8 +120,8 @@ async def order_events(query: FeedQuery, *, keepalive: float) -> AsyncIterator[S
     #   keepalive)) and try again.
     # - Then yield ServerSentEvent(event="end", raw_data=dumps({"sent": sent,
     #   "last_id": after}).decode()).
-    # - In a finally block, close the session inside
-    #   `with anyio.CancelScope(shield=True):` so that it is closed even
+    # - In a finally block, close the session with
+    #   await uncancelled(session.close()), so that it is closed even
     #   when the client leaves and the server cancels this generator.
     raise NotImplementedError("exercise sse: write order_events")
     yield  # a `yield` anywhere makes this function an async generator

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from marketsvc.config import Settings
 from marketsvc.db.engine import close_database, get_engine, open_database
@@ -135,7 +136,7 @@ def test_the_first_chunk_leaves_while_the_query_is_still_running(big_database_ur
 @pytest.mark.exercise("stream-response")
 def test_a_client_that_leaves_mid_stream_gives_the_connection_back(big_database_url):
     leave = asyncio.Event()
-    during = []
+    during, invalidated = [], []
 
     async def on_body(chunk: bytes, more_body: bool) -> None:
         during.append(get_engine().pool.checkedout())
@@ -143,12 +144,15 @@ def test_a_client_that_leaves_mid_stream_gives_the_connection_back(big_database_
         await asyncio.sleep(0.01)
 
     async def scenario(app):
+        pool = get_engine().sync_engine.pool
+        event.listen(pool, "invalidate", lambda *_: invalidated.append("invalidated"))
         await asyncio.wait_for(call(app, "/api/customers", on_body, leave), 10)
         return get_engine().pool.checkedout()
 
     after = serve(big_database_url, scenario)
     assert during[0] == 1, "nothing was streamed"
     assert after == 0, "the stream's connection was not given back"
+    assert invalidated == [], "a cancelled fetch cost the pool its connection"
 
 
 def _peak_memory(url: str, customers: int) -> tuple[int, int]:
