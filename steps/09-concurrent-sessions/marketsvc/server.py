@@ -15,6 +15,7 @@ from marketsvc.db.unavailable import DatabaseUnavailable, unavailable_reason
 #+            settings.database_url,
 #+            echo=settings.echo,
 #+            pool_size=settings.pool_size,
+#+            pool_overflow=settings.pool_overflow,
 #+            pool_timeout=settings.pool_timeout,
 #+        )
 

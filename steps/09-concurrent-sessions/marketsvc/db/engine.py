@@ -1,19 +1,17 @@
 # steps: patch
 # steps: after from sqlalchemy.ext.asyncio
 
-# Connections the service keeps open (Settings.pool_size), plus this many
-# more under a burst; a request that waits Settings.pool_timeout for one gets
-# a 503 (see server.py).
-POOL_MAX_OVERFLOW = 10
 
-
+# The pool keeps pool_size connections open and opens pool_overflow more
+# under a burst; a request that waits pool_timeout for one gets a 503 (see
+# server.py). The settings (config.py) say what each is by default.
 def create_engine(
     url: str,
     *,
     echo: bool = False,
     pool_size: int = 10,
     pool_timeout: float = 10.0,
-    pool_overflow: int = POOL_MAX_OVERFLOW,
+    pool_overflow: int = 0,
     **options,
 ) -> AsyncEngine:
     """Build an AsyncEngine for `url`."""
