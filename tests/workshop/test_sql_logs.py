@@ -27,7 +27,8 @@ Its parts, separated by `;`, are done in order:
   service's output while the commands run is the log;
 - `python NAME`: instead of a service, the async function NAME of
   tests/workshop/sql_log_snippets.py, run on the branch's marketsvc with
-  echo on; the page's ```python block just above the log must be part of it;
+  echo on; the code the page shows for it (the ```python block right above
+  the log, or the `await ...` of the paragraph above) must be part of it;
 - `script`: instead of a service, the page's ```bash block above the log,
   run in the branch's tree.
 
@@ -38,9 +39,8 @@ parameters, the client's port, and the duration and request id of an
 access line. A line `...` in a block stands for any lines, none included. The
 access lines count only when the block shows one.
 
-The comment is plain HTML: Markdown passes it through to the page's HTML,
-where no browser shows it, and the include hook (tools/steps/includes.py)
-leaves lines outside code blocks alone.
+The comment never reaches the site: tools/mkdocs_hooks.py turns it into a
+blank line before Markdown reads the page.
 """
 
 import ast
@@ -78,9 +78,6 @@ SNIPPETS = Path(__file__).with_name("sql_log_snippets.py")
 
 ANNOTATION = re.compile(r"^[ \t]*<!-- sql-log: (?P<spec>.*?) -->[ \t]*$")
 FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,})(?P<info>.*)$")
-
-pytestmark = pytest.mark.slow
-
 
 # --- the blocks --------------------------------------------------------------
 
@@ -506,6 +503,7 @@ def snippet_source(name: str) -> str:
     raise AssertionError(f"sql_log_snippets.py has no async function {name}")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("block", BLOCKS, ids=[block.id for block in BLOCKS])
 def test_the_sql_log_is_what_the_branch_prints(block: Block, tree, database):
     where = tree(block.branch)
