@@ -1,11 +1,14 @@
 """mkdocs hooks (mkdocs.yml `hooks:`): step pages include the code they show
-from the step branches' files, as tools/steps/includes.py describes.
+from the step branches' files, as tools/steps/includes.py describes, and the
+`<!-- sql-log: ... -->` comments that tell tests/workshop/test_sql_logs.py
+how to check a log block stay out of the site.
 
 The branches' trees are built in memory from steps/ in this checkout; on a
 step branch, which has no steps/, from main (or origin/main) in this clone.
 """
 
 import functools
+import re
 import sys
 from pathlib import Path
 
@@ -37,7 +40,12 @@ def read(branch: str | None, path: str) -> str | None:
     return None if data is None else data.decode("utf-8")
 
 
+# A blank line in its place keeps the page's line numbers for the messages.
+SQL_LOG_COMMENT = re.compile(r"^[ \t]*<!-- sql-log: .*-->[ \t]*$", re.MULTILINE)
+
+
 def on_page_markdown(markdown, page, config, files):
+    markdown = SQL_LOG_COMMENT.sub("", markdown)
     if "--8<--" not in markdown:
         return markdown
     try:
