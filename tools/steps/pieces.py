@@ -3,15 +3,17 @@ changes and take unchanged code from main by name.
 
 A piece is one top-level statement with the comments and decorators right
 above it, keyed by what it defines: `stream_query`, `Settings`, `BATCH_ROWS`,
-`from sqlalchemy`, `import asyncio`, `__doc__`. Two directives, each on a line
-of its own at the top level of a step's .py file, use the keys:
+`from sqlalchemy`, `import asyncio`, `__doc__`. These directives, each on a
+line of its own at the top level of a step's .py file, use the keys:
 
     # steps: main KEY         main's piece KEY of the same file goes here
     # steps: main PATH::KEY   main's piece KEY of the file PATH (a .py path)
+    # steps: previous KEY     the piece KEY of the same file as the previous
+                              step left it (PATH::KEY works here too)
     # steps: patch            (first line) this file changes the one before it
     # steps: patch main       (first line) this file changes main's file
 
-A `main` directive may be followed by edit lines, which make an earlier
+A `main` or `previous` directive may be followed by edit lines, which make an earlier
 version of main's piece without copying it: `#-` and a line of the piece
 removes that line, `#+` and a line adds one, `#=` and a line only anchors the
 edit that follows. Each edit applies at the first place, after the previous
@@ -41,7 +43,9 @@ from dataclasses import dataclass
 from .gitplumbing import StepsError
 
 DIRECTIVE = re.compile(r"^# steps: (?P<verb>[a-z]+)(?: (?P<key>.+?))?[ \t]*$")
-VERBS = {"main", "patch", "delete", "after", "edit"}
+VERBS = {"main", "previous", "patch", "delete", "after", "edit"}
+# Where a piece named by `main` or `previous` comes from, for messages.
+OWNERS = {"main": "main", "previous": "the previous step"}
 EDIT_LINE = re.compile(r"^#[-+=]")
 PATCH_HEADER = "# steps: patch\n"
 MAIN_PATCH_HEADER = "# steps: patch main\n"
@@ -141,8 +145,10 @@ def split(text: str, where: str) -> Module:
             while end < len(lines) and EDIT_LINE.match(lines[end]):
                 end += 1
             edits = tuple(line.rstrip("\n") for line in lines[first + 1 : end])
-            if edits and verb not in ("main", "edit"):
-                raise StepsError(f"{where}:{first + 2}: edit lines follow `main` or `edit` only")
+            if edits and verb not in ("main", "previous", "edit"):
+                raise StepsError(
+                    f"{where}:{first + 2}: edit lines follow `main`, `previous` or `edit` only"
+                )
         else:
             verb, key = None, key_of(statement, lines[first], position)
         if verb is None:
@@ -160,27 +166,33 @@ OTHER_FILE = re.compile(r"^(?P<path>[^\s:]+\.py)::(?P<key>.+)$")
 
 
 def expand(
-    module: Module, main_of: Callable[[str], Module | None], where: str, main_path: str
+    module: Module,
+    main_of: Callable[[str], Module | None],
+    where: str,
+    main_path: str,
+    previous_of: Callable[[str], Module | None] = lambda _path: None,
 ) -> Module:
-    """Replace every `# steps: main KEY` with main's piece KEY; main_of(path)
-    is main's file at that path, in pieces (None when main has none)."""
+    """Replace every `# steps: main KEY` with main's piece KEY, and every
+    `# steps: previous KEY` with the previous step's; main_of(path) and
+    previous_of(path) give that file in pieces (None when there is none)."""
     pieces = []
     for piece in module.pieces:
-        if piece.verb == "main":
-            named, path = piece.key, main_path
+        if piece.verb in OWNERS:
+            verb, named, path = piece.verb, piece.key, main_path
             if other := OTHER_FILE.match(named):  # the piece keeps KEY as its key
-                piece = Piece(other["key"], piece.lead, piece.body, piece.verb, piece.edits)
+                piece = Piece(other["key"], piece.lead, piece.body, verb, piece.edits)
                 path = other["path"]
-            main = main_of(path)
-            index = None if main is None else main.find(piece.key)
+            source = (main_of if verb == "main" else previous_of)(path)
+            index = None if source is None else source.find(piece.key)
             if index is None:
-                what = "has no piece" if main is not None else "is not a file, so it has no piece"
+                what = "has no piece" if source is not None else "is not a file, so it has no piece"
                 raise StepsError(
-                    f"{where}: `# steps: main {named}`, but main's {path} {what} {piece.key!r}"
+                    f"{where}: `# steps: {verb} {named}`, but {OWNERS[verb]}'s {path} {what}"
+                    f" {piece.key!r}"
                 )
-            body = main.pieces[index].body
-            where_edit = f"{where}: `# steps: main {named}`"
-            piece = Piece(piece.key, piece.lead, edited(body, piece.edits, where_edit), "main")
+            body = source.pieces[index].body
+            where_edit = f"{where}: `# steps: {verb} {named}`"
+            piece = Piece(piece.key, piece.lead, edited(body, piece.edits, where_edit), verb)
         elif piece.verb == "patch":
             raise StepsError(f"{where}: `# steps: patch` belongs on the first line only")
         pieces.append(piece)

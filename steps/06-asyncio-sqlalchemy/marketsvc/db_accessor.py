@@ -73,17 +73,11 @@ async def stream_query(
     connection stays checked out while the caller iterates and goes back to
     the pool when the generator finishes or is closed.
     """
-    # TODO (exercise stream-query): write this async generator.
-    # 1. Check a connection out of the pool: conn = await get_engine().connect()
-    # 2. In a try block, start the query without fetching its rows:
-    #        result = await conn.stream(statement, params)
-    #    then yield them a batch at a time:
-    #        async for batch in result.partitions(batch_rows): yield batch
-    # 3. In the finally block give the connection back, whatever happened:
-    #        await conn.close()
-    #    Put that await inside `with anyio.CancelScope(shield=True):` (import
-    #    anyio) so that it still runs to the end when the caller is cancelled.
-    # execute_query() above is the all-at-once version of the same read.
+    # TODO (exercise stream-query): yield the rows in batches of batch_rows,
+    # fetched from the cursor as the caller asks for them (execute_query()
+    # above fetches them all at once). The connection goes back to the pool
+    # whenever the generator ends: run out, closed early or cancelled. Then
+    # `./run.sh customers` answers, and the log ends each read with ROLLBACK.
     raise NotImplementedError("exercise stream-query: write stream_query")
     yield  # a `yield` anywhere makes this function an async generator
 # <<< exercise: stream-query
@@ -152,18 +146,11 @@ async def stream_query(
 
 async def get_orders_total(order_ids: list[int]) -> list[dict[str, Any]]:
     """Totals of many orders, one query per order."""
-    # TODO (exercise task-group): the queries below run one after the other,
-    # each waiting for the last. Run them concurrently instead:
-    # - a total_of(order_id) coroutine that awaits get_order_total(order_id)
-    #   inside `async with limit:`, where limit = asyncio.Semaphore(FAN_OUT_LIMIT)
-    #   (import asyncio), so at most FAN_OUT_LIMIT run at once;
-    # - one task per distinct id, made with group.create_task() inside
-    #   `async with asyncio.TaskGroup() as group:`, kept in a dict by id;
-    # - wrap the TaskGroup in try/except* NotFound: when one task fails the
-    #   group cancels its siblings and raises an ExceptionGroup. In the except*
-    #   block, name every missing id with await unknown_order_ids(...) and
-    #   raise NotFound(f"unknown order ids: {missing}") from None;
-    # - finally answer in request order from tasks[order_id].result().
+    # TODO (exercise task-group): the queries run one after the other. Run them
+    # at the same time, at most FAN_OUT_LIMIT at once, one per distinct id;
+    # when one order is missing, cancel the others and raise one NotFound
+    # that names every missing id. Then the log of `./run.sh orderstotal`
+    # shows several BEGINs before the first ROLLBACK.
     totals, missing = [], []
     for order_id in order_ids:
         try:

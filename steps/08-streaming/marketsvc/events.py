@@ -102,28 +102,14 @@ async def order_events(query: FeedQuery, *, keepalive: float) -> AsyncIterator[S
         with anyio.CancelScope(shield=True):
             await session.close()
     # --- stub
-    # TODO (exercise sse): write the loop. It needs `import time`,
-    # `import anyio`, `from marketsvc.db.engine import get_sessionmaker` and
-    # `from marketsvc.db_accessor import uncancelled`.
-    # - Open a session of your own: session = get_sessionmaker()(); this
-    #   generator runs after the route has returned.
-    # - Start from after = query.after. While query.limit is None or fewer
-    #   than query.limit orders were sent: fetch the next page,
-    #   await uncancelled(db_accessor.orders_after(session, after,
-    #   query.customer_id, page)) (page: PAGE_SIZE, or fewer to stay within
-    #   the limit), then await uncancelled(session.rollback()) to end the read
-    #   transaction and free the connection while we wait.
-    # - yield order_event(order) for each order, count them, and move
-    #   `after` to the last order's id.
-    # - An empty page: stop unless query.follow; when following, yield
-    #   ServerSentEvent(comment="keep-alive") once `keepalive` seconds passed
-    #   since the last write, then await anyio.sleep(min(POLL_SECONDS,
-    #   keepalive)) and try again.
-    # - Then yield ServerSentEvent(event="end", raw_data=dumps({"sent": sent,
-    #   "last_id": after}).decode()).
-    # - In a finally block, close the session inside
-    #   `with anyio.CancelScope(shield=True):` so that it is closed even
-    #   when the client leaves and the server cancels this generator.
+    # TODO (exercise sse): send order_event() for each order after query.after,
+    # in id order, at most query.limit of them, then an `end` event with `sent`
+    # and `last_id`. Page through orders_after() in a session of your own, and
+    # end each page's read transaction so that no connection is held while
+    # you wait. With query.follow, look again every POLL_SECONDS and send a
+    # keep-alive comment after `keepalive` seconds of silence. The session is
+    # closed however the stream ends, also when the client leaves (uncancelled
+    # keeps a cancellation from cutting a database call short).
     raise NotImplementedError("exercise sse: write order_events")
     yield  # a `yield` anywhere makes this function an async generator
     # <<< exercise: sse
