@@ -142,7 +142,7 @@ def python_file(
                 f"{where}: `# steps: {stray[0].verb}` works in a patch only"
                 " (first line `# steps: patch` or `# steps: patch main`)"
             )
-        return module.text
+        return pieces.with_own_leads(module).text
     if kind == "main":
         if main is None:
             raise StepsError(f"{where}: `# steps: patch main`, but main has no {relative}")

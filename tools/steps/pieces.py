@@ -22,9 +22,11 @@ longer has them, the build fails and names the step, the file and the piece.
 
 A patch file lists only the pieces that differ from the file below it (the
 one the previous step left, or main's). Each replaces the piece with its key
-or, when no piece has that key, goes in after the piece before it. A `main`
-or `edit` directive right after the line before it (no blank line between)
-keeps the blank lines that stood before the piece it replaces. Two more
+or, when no piece has that key, goes in after the piece before it. A `main`,
+`previous` or `edit` directive right after the line before it (no blank line
+between) keeps the blank lines that stood before the piece it replaces; when
+it replaces none (or the file is no patch), a `main` or `previous` piece
+takes the blank lines that stood right before it in its source. Two more
 directives work in patches:
 
     # steps: delete KEY       the piece KEY is gone from here on
@@ -58,6 +60,7 @@ class Piece:
     body: str  # its comments, decorators and code
     verb: str | None = None  # a directive's verb; None for code
     edits: tuple[str, ...] = ()  # a main or edit directive's edit lines
+    blanks: str = ""  # a main or previous piece's blank lines in its source
 
     @property
     def text(self) -> str:
@@ -190,9 +193,10 @@ def expand(
                     f"{where}: `# steps: {verb} {named}`, but {OWNERS[verb]}'s {path} {what}"
                     f" {piece.key!r}"
                 )
-            body = source.pieces[index].body
+            found = source.pieces[index]
             where_edit = f"{where}: `# steps: {verb} {named}`"
-            piece = Piece(piece.key, piece.lead, edited(body, piece.edits, where_edit), verb)
+            body = edited(found.body, piece.edits, where_edit)
+            piece = Piece(piece.key, piece.lead, body, verb, blanks=blank_lines_before(found))
         elif piece.verb == "patch":
             raise StepsError(f"{where}: `# steps: patch` belongs on the first line only")
         pieces.append(piece)
@@ -228,12 +232,32 @@ def apply_patch(below: Module, patch: Module, where: str) -> Module:
         else:  # code, or main's piece
             index = next((i for i, old in enumerate(result) if old.key == piece.key), None)
             if index is None:
-                result.insert(cursor, piece)
+                result.insert(cursor, Piece(piece.key, own_lead(piece), piece.body))
                 cursor += 1
             else:
                 result[index] = Piece(piece.key, kept_lead(piece, result[index]), piece.body)
                 cursor = index + 1
     return Module(result, patch.tail if patch.tail.strip() else below.tail)
+
+
+def blank_lines_before(piece: Piece) -> str:
+    lines = piece.lead.splitlines(keepends=True)
+    blank = len(lines)
+    while blank > 0 and not lines[blank - 1].strip():
+        blank -= 1
+    return "".join(lines[blank:])
+
+
+def own_lead(piece: Piece) -> str:
+    """The lines before a piece that replaces none: the file's; a `main` or
+    `previous` directive right after the line before it takes the blank
+    lines that stood before the piece in its source."""
+    return piece.lead or piece.blanks
+
+
+def with_own_leads(module: Module) -> Module:
+    """A file that is no patch, its `main` and `previous` pieces given their leads."""
+    return Module([Piece(p.key, own_lead(p), p.body, p.verb) for p in module.pieces], module.tail)
 
 
 def kept_lead(piece: Piece, replaced: Piece) -> str:

@@ -142,10 +142,9 @@ CUSTOMER_EXISTS = text("SELECT 1 FROM customer WHERE id = :customer_id")
 
 def get_orders_of_customer(customer_id: int) -> list[dict[str, Any]]:
     """The customer's orders with their items; NotFound for an unknown customer."""
-    # TODO (exercise bound-parameters): answer like get_orders_between() below,
-    # with customer_id as a bound parameter, never pasted into the SQL; an
-    # unknown customer is NotFound (a 404). With MARKETSVC_ECHO=1, the log of
-    # `./run.sh custorders 2` shows a `?` in the SQL and `(2,)` sent beside it.
+    # TODO (exercise bound-parameters): like get_orders_between() below, with
+    # customer_id bound, never pasted into the SQL; unknown customer: NotFound.
+    # MARKETSVC_ECHO=1 then logs a `?` in the SQL and (2,) beside it.
     raise NotImplementedError("exercise bound-parameters: write get_orders_of_customer")
 # <<< exercise: bound-parameters
 
@@ -208,10 +207,9 @@ def add_new_order(customer_id: int, items: list[tuple[int, int]]) -> int:
     # either the order and all its items are stored or nothing is.
     with get_engine().begin() as conn:
     # --- stub
-    # TODO (exercise begin-once): this commits as it goes, so an unknown item
-    # id gets a 404 but leaves an order without items behind. Make it one
-    # transaction: all stored, or nothing. The log then shows one COMMIT for
-    # `./run.sh neworder`, and one ROLLBACK for `./run.sh neworder 2 1:1 99:1`.
+    # TODO (exercise begin-once): an unknown item gets a 404 but leaves an order
+    # without items behind. Store all or nothing, in one transaction: the log then
+    # shows one COMMIT per order, or a ROLLBACK.
     with get_engine().connect() as conn:
     # <<< exercise: begin-once
         if conn.execute(CUSTOMER_EXISTS, {"customer_id": customer_id}).first() is None:

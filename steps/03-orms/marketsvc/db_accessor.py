@@ -80,8 +80,7 @@ def get_orders_of_customer(customer_id: int) -> list[dict[str, Any]]:
     # --- stub
     # TODO (exercise select-orders): after the relationships exercise, select
     # the customer's orders with the ORM, in id order, as get_orders_between()
-    # below does; an unknown customer is NotFound. Done when
-    # `./run.sh custorders 2` answers as it did in step 2.
+    # does; unknown customer: NotFound. `./run.sh custorders 2` then answers.
     raise NotImplementedError("exercise select-orders: write get_orders_of_customer")
     # <<< exercise: select-orders
 

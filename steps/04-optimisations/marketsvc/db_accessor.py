@@ -65,11 +65,10 @@ LINES_AND_ITEMS = selectinload(Order.items).joinedload(OrderItem.item)
 # --- stub
 # steps: edit get_orders_of_customer
 #=    """The customer's orders with their items; NotFound for an unknown customer."""
-#+    # TODO (exercise n-plus-one): order_json() touches order.items, then each
-#+    # line.item: one more query per order and per item. Load them up front,
-#+    # here and in get_orders_between(), so that the number of statements
-#+    # (MARKETSVC_ECHO=1 logs them) stays the same however many orders there
-#+    # are. get_customers() above does it for the addresses.
+#+    # TODO (exercise n-plus-one): order_json() touches order.items and each
+#+    # line.item: one more query per order and per item. Load them up front, here
+#+    # and in get_orders_between(), so that MARKETSVC_ECHO=1 logs as many
+#+    # statements for 2 orders as for 200 (get_customers() above does it).
 # steps: edit get_orders_between
 # <<< exercise: n-plus-one
 # >>> exercise: sql-sum
@@ -96,8 +95,7 @@ LINES_AND_ITEMS = selectinload(Order.items).joinedload(OrderItem.item)
 # --- stub
 # steps: edit get_order_total
 #=    """The sum of price x quantity over the order's items; NotFound if no such order."""
-#+    # TODO (exercise sql-sum): two statements, and the lines are added up in
-#+    # Python. Let the database add them up with OrderItem.total (see the
-#+    # hybrid-total exercise), in one statement: the log then shows a single
-#+    # SELECT with sum( in it. Every order has lines: no sum, no such order.
+#+    # TODO (exercise sql-sum): let the database add the lines up with
+#+    # OrderItem.total, in one statement (the log shows one SELECT with sum( in
+#+    # it). Every order has lines: no sum, no such order.
 # <<< exercise: sql-sum

@@ -73,11 +73,10 @@ async def stream_query(
     connection stays checked out while the caller iterates and goes back to
     the pool when the generator finishes or is closed.
     """
-    # TODO (exercise stream-query): yield the rows in batches of batch_rows,
-    # fetched from the cursor as the caller asks for them (execute_query()
-    # above fetches them all at once). The connection goes back to the pool
-    # whenever the generator ends: run out, closed early or cancelled. Then
-    # `./run.sh customers` answers, and the log ends each read with ROLLBACK.
+    # TODO (exercise stream-query): yield the rows batch_rows at a time, fetched
+    # from the cursor as the caller asks (execute_query() above takes them all).
+    # The connection goes back to the pool however the generator ends, also when
+    # cancelled. `./run.sh customers` then answers.
     raise NotImplementedError("exercise stream-query: write stream_query")
     yield  # a `yield` anywhere makes this function an async generator
 # <<< exercise: stream-query
@@ -146,11 +145,10 @@ async def stream_query(
 
 async def get_orders_total(order_ids: list[int]) -> list[dict[str, Any]]:
     """Totals of many orders, one query per order."""
-    # TODO (exercise task-group): the queries run one after the other. Run them
-    # at the same time, at most FAN_OUT_LIMIT at once, one per distinct id;
-    # when one order is missing, cancel the others and raise one NotFound
-    # that names every missing id. Then the log of `./run.sh orderstotal`
-    # shows several BEGINs before the first ROLLBACK.
+    # TODO (exercise task-group): run the queries at the same time, at most
+    # FAN_OUT_LIMIT at once, one per distinct id; when an order is missing, cancel
+    # the others and raise one NotFound naming every missing id. The log of
+    # `./run.sh orderstotal` then shows several BEGINs before a ROLLBACK.
     totals, missing = [], []
     for order_id in order_ids:
         try:

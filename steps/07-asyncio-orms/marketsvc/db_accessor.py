@@ -43,9 +43,8 @@ async def orders_after(
 ) -> list[dict[str, Any]]:
     """The next `limit` orders with id > after_id, oldest id first."""
     # TODO (exercise eager-loading): order_json() reads order.items and
-    # line.item, which this query does not load, and async code cannot load
-    # them lazily (MissingGreenlet). Load them up front: three statements,
-    # however many orders.
+    # line.item, which async code cannot load lazily (MissingGreenlet). Load
+    # them up front: three statements, however many orders.
     statement = select(Order).where(Order.id > after_id).order_by(Order.id).limit(limit)
     if customer_id is not None:
         statement = statement.where(Order.customer_id == customer_id)

@@ -38,15 +38,10 @@ from marketsvc.db_accessor import uncancelled
 # <<< exercise: sse
 from marketsvc.schemas import MAX_ID
 from marketsvc.streaming import dumps
-
 # steps: main PAGE_SIZE
 # How often a follower that has caught up looks for new orders.
 POLL_SECONDS = 0.5
-
-
 # steps: main FeedQuery
-
-
 # steps: main feed_query
 #-    customer_id: Annotated[IdText | None, Query(ge=1, le=MAX_ID)] = None,
 #+    customer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
@@ -56,8 +51,6 @@ POLL_SECONDS = 0.5
 #+    after: Annotated[int, Query(ge=0, le=MAX_ID, description="Send orders with id > after")] = 0,
 #-    limit: Annotated[IdText | None, Query(ge=1, le=1_000_000)] = None,
 #+    limit: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
-
-
 # steps: main order_event
 
 
@@ -103,13 +96,11 @@ async def order_events(query: FeedQuery, *, keepalive: float) -> AsyncIterator[S
             await session.close()
     # --- stub
     # TODO (exercise sse): send order_event() for each order after query.after,
-    # in id order, at most query.limit of them, then an `end` event with `sent`
-    # and `last_id`. Page through orders_after() in a session of your own, and
-    # end each page's read transaction so that no connection is held while
-    # you wait. With query.follow, look again every POLL_SECONDS and send a
-    # keep-alive comment after `keepalive` seconds of silence. The session is
-    # closed however the stream ends, also when the client leaves (uncancelled
-    # keeps a cancellation from cutting a database call short).
+    # in id order, up to query.limit, then an `end` event with `sent` and
+    # `last_id`. Page with orders_after() in a session of your own, holding no
+    # connection between pages; with query.follow, poll every POLL_SECONDS and
+    # send a keep-alive comment after `keepalive` s of silence. Close the session
+    # however the stream ends (uncancelled() shields a call from cancellation).
     raise NotImplementedError("exercise sse: write order_events")
     yield  # a `yield` anywhere makes this function an async generator
     # <<< exercise: sse

@@ -9,17 +9,11 @@ from marketsvc.db.engine import get_engine, get_sessionmaker
 # --- stub
 from marketsvc.db.engine import get_engine
 # <<< exercise: session-per-task
-
-
 # steps: after from marketsvc.db.models
 from marketsvc.db.unavailable import DatabaseUnavailable, leaves, unavailable_reason
 # steps: after NotFound
-
-
 # steps: main one_error
 # steps: after get_order_total
-
-
 # steps: main get_orders_total
 
 
@@ -30,26 +24,16 @@ from marketsvc.db.unavailable import DatabaseUnavailable, leaves, unavailable_re
 
 # steps: edit order_json
 # steps: after orders_after
-
-
 # steps: main count_customers
-
-
 # steps: main count_orders
 
 
 async def revenue(session: AsyncSession) -> Decimal:
     total = select(func.coalesce(func.sum(LINE_TOTAL), 0)).join_from(OrderItem, Item)
     return (await session.execute(total)).scalar_one()
-
-
 # steps: main top_item
-
-
 # steps: main STATS
 # >>> exercise: session-per-task
-
-
 # steps: main get_stats
 # --- stub
 
@@ -62,16 +46,11 @@ async def get_stats() -> dict[str, Any]:
     (or fail: SQLAlchemy refuses concurrent use of a session).
     """
     # TODO (exercise session-per-task): run the queries of STATS at the same
-    # time, each in a session of its own, and answer {name: result}. Then
-    # `./run.sh stats` answers, and test_lesson.py shows why one shared
-    # session would not do.
+    # time, each in a session of its own; answer {name: result}. test_lesson.py
+    # shows why one shared session would not do.
     raise NotImplementedError("exercise session-per-task: write get_stats")
 # <<< exercise: session-per-task
-
-
 # steps: main Conflict
-
-
 # steps: main list_items
 
 

@@ -7,12 +7,10 @@ async def _store_order(
     customer_id: int, items: list[tuple[int, int]], key: str | None, request_hash: str
 ) -> int:
     """The writes of add_new_order: the key, the checks, then the writes."""
-    # TODO (exercise atomic-writes): each step below has a connection of its
-    # own and each write commits alone. Lines that fail leave the order
-    # behind, the checks can be stale by the time of the INSERTs, and a retry
-    # with the same Idempotency-Key can store the order twice. Make it all one
-    # transaction, one that announces the order too, so that the feed's
-    # followers hear of it when, and only if, it commits.
+    # TODO (exercise atomic-writes): each step below commits on its own: failed
+    # lines leave the order behind, the checks go stale, a retry with the same
+    # Idempotency-Key can store the order twice. Make it one transaction that also
+    # announces the order, so followers hear of it only once it commits.
     now = datetime.now(UTC).replace(tzinfo=None)
     if key is not None:
         async with write_transaction() as conn:

@@ -31,11 +31,7 @@ Timestamp = DateTime().with_variant(
 
 class Base(DeclarativeBase):
     pass
-
-
 # steps: main Item
-
-
 # steps: main Address
 
 
@@ -67,8 +63,7 @@ class Order(Base):
     )
     # --- stub
     # TODO (exercise relationships): add `items`, the order's lines in item id
-    # order, kept in step with OrderItem.order (as Customer.orders is with
-    # Order.customer).
+    # order, in step with OrderItem.order (as Customer.orders with Order.customer).
     # <<< exercise: relationships
 
 

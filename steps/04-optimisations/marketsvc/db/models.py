@@ -37,8 +37,7 @@ from sqlalchemy.ext.hybrid import hybrid_property
     # >>> exercise: hybrid-total
     # --- stub
 
-    # TODO (exercise hybrid-total): add `total`, price x quantity, as a hybrid
-    # attribute: plain Python on a loaded line (line.total), and on the class
-    # a SQL expression (OrderItem.total) that select(), where() and func.sum()
-    # can use. In SQL no item is loaded: take the price from its table.
+    # TODO (exercise hybrid-total): add `total`, price x quantity, as a hybrid:
+    # Python on a loaded line (line.total), SQL on the class (OrderItem.total, for
+    # select() and func.sum()), where no item is loaded to take the price from.
     # <<< exercise: hybrid-total

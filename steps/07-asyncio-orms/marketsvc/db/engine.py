@@ -16,14 +16,11 @@ def open_database(url: str, **engine_options) -> AsyncEngine:
     _sessionmaker = async_sessionmaker(_engine, expire_on_commit=False)
     # --- stub
     # TODO (exercise expire-on-commit): a commit expires the session's objects,
-    # so reading item.name reloads it, which async code cannot do implicitly
-    # (MissingGreenlet). Make objects stay readable after commit, with no
-    # statement sent.
+    # and reloading item.name is IO that async code cannot do implicitly
+    # (MissingGreenlet). Keep them readable after commit, no statement sent.
     _sessionmaker = async_sessionmaker(_engine)
     # <<< exercise: expire-on-commit
     return _engine
 # steps: main close_database
 # steps: after get_engine
-
-
 # steps: main get_sessionmaker

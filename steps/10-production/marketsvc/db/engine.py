@@ -1,22 +1,15 @@
 # steps: patch
 # >>> exercise: sqlite-writers
 # --- stub
+# steps: previous _configure_sqlite
+#=        cursor.execute("PRAGMA foreign_keys = ON")  # off by default in SQLite
+#+        # TODO (exercise sqlite-writers): on every new connection, make readers
+#+        # never block the writer, make a writer wait up to SQLITE_BUSY_TIMEOUT_MS
+#+        # for the lock, and stop Python's sqlite3 from opening transactions.
 
-
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
-    def on_connect(dbapi_connection, _record):
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys = ON")  # off by default in SQLite
-        # TODO (exercise sqlite-writers): on every new connection, make readers
-        # never block the writer, make a writer wait up to SQLITE_BUSY_TIMEOUT_MS
-        # for the lock, and stop Python's sqlite3 from opening transactions.
-        cursor.close()
-
-    # TODO (exercise sqlite-writers): then begin every transaction yourself.
-    # A writer (the sqlite_write option, see writer()) takes the write lock up
-    # front, so it queues on the busy timeout instead of failing with
-    # "database is locked"; a single_statement read gets no transaction.
+    # TODO (exercise sqlite-writers): then begin each transaction yourself: a
+    # writer (sqlite_write, see writer()) locks up front and queues instead of
+    # failing with "database is locked"; a single_statement read gets none.
 
 
 # steps: edit single_statement

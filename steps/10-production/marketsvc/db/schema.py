@@ -25,10 +25,9 @@ async def _load_schema_file(conn: AsyncConnection) -> None:
     for statement in sql_statements():
         await conn.exec_driver_sql(statement)
     if conn.dialect.name == "postgresql":
-        # TODO (exercise postgresql-ids): SQLite's INTEGER PRIMARY KEY hands
-        # out new ids by itself, PostgreSQL's does not: give the id column of
-        # each table of TABLES_WITH_GENERATED_IDS one that does, starting
-        # after the sample data's ids.
+        # TODO (exercise postgresql-ids): PostgreSQL's id columns hand out no ids
+        # by themselves (SQLite's do): give those of TABLES_WITH_GENERATED_IDS an
+        # identity, starting after the sample data's ids.
         raise NotImplementedError("exercise postgresql-ids: give the id columns an identity")
 # steps: delete create_database
 # <<< exercise: postgresql-ids
