@@ -5,19 +5,20 @@ lines may be readable in its -base tree. Both sides are measured so:
 
 Solution lines: the code lines that -solved adds or changes in its .py files
 outside tests/, compared with -base line by line (difflib). A line counts by
-its code, trailing comment cut off. Not counted: blank and comment lines;
-trivial lines of fewer than two words (`try:`, `),`, `statement = (`,
-`@classmethod`, a name alone in an import list); and lines whose code -base
-already has in the same file, for an attendee does not write a line that is
-there already (a one-line select() that the solution spreads over lines).
+its code, trailing comment cut off. Not counted: blank, comment and
+docstring lines; trivial lines of fewer than two words (`try:`, `),`,
+`statement = (`, `@classmethod`, a name alone in an import list); and lines
+whose code -base already has in the same file, for an attendee does not
+write a line that is there already (a one-line select() that the solution
+spreads over lines).
 
 Guidance: what -base gives to read without asking, outside tests/ and
 tools/: the comments and docstrings of its .py files, the comments of its
 shell scripts, every other text file (pages, README, mkdocs.yml), and
-.step.toml without its hints, which come one
-level at a time only when asked for (`./run.sh hint`, like `./run.sh
-solution`). The code of other files is not guidance: a model to follow (the
-lessons of step 5, a sibling function) is not a spoiler.
+.step.toml without its hints, which come one level at a time only when asked
+for (`./run.sh hint`, like `./run.sh solution`). The code of other files is
+not guidance: a model to follow (the lessons of step 5, a sibling function)
+is not a spoiler.
 
 A solution line is spelled out when its code, whitespace collapsed, appears
 in the guidance, whitespace collapsed too: so a line wrapped over two
