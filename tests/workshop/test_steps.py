@@ -541,6 +541,13 @@ def test_step_toml_describes_the_branch(fake: steps.Source):
         ),
         (
             lambda t: t.put(
+                "steps/10-final/marketsvc/extra.py", b"# steps: patch\n# steps: previous nope\n"
+            ),
+            r"`# steps: previous nope`, but the previous step's marketsvc/extra.py has no piece"
+            r" 'nope'",
+        ),
+        (
+            lambda t: t.put(
                 "steps/10-final/marketsvc/extra.py", b"# steps: patch\n# steps: delete y\n"
             ),
             r"no piece 'y' in the file below; it has extra",
@@ -585,6 +592,38 @@ def test_a_piece_can_come_from_another_file_of_main(fake: steps.Source):
     )
     three = steps.build_tree("step-3-middle-3", fake)
     assert three["tests/test_again.py"] == b"import os\n\n\ndef test_main():\n    assert os.sep\n"
+
+
+def test_a_piece_from_elsewhere_brings_its_blank_lines_unless_given_some(fake: steps.Source):
+    fake.files.put("tests/helpers.py", b"import os\n\n\ndef helper():\n    return os.sep\n")
+    fake.files.put(  # a whole file, and a patch that adds the piece
+        "steps/03-middle-3/tests/again.py", b"import os\n# steps: main tests/helpers.py::helper\n"
+    )
+    fake.files.put(
+        "steps/03-middle-3/marketsvc/__init__.py",
+        b"# steps: patch\n# steps: after VALUE\n# steps: main tests/helpers.py::helper\n"
+        b"\n# steps: main tests/helpers.py::import os\n",  # one blank line written: it stays
+    )
+    three = steps.build_tree("step-3-middle-3", fake)
+    assert three["tests/again.py"] == fake.files["tests/helpers.py"]
+    assert three["marketsvc/__init__.py"] == (
+        b"VALUE = 1\n\n\ndef helper():\n    return os.sep\n\nimport os\n"
+    )
+
+
+def test_the_final_step_takes_a_piece_as_the_previous_step_left_it(fake: steps.Source):
+    # Step 10 is laid on main's service; its -base wants extra() as step 2 wrote it.
+    fake.files.put(
+        "steps/10-final/marketsvc/extra.py",
+        b"# steps: patch\n# >>> exercise: final\n# --- stub\n# steps: previous extra\n"
+        b"#=def extra():\n#+    # as step 2 left it\n# <<< exercise: final\n",
+    )
+    base = steps.build_tree("step-10-final-base", fake)
+    assert base["marketsvc/extra.py"] == (
+        b"def extra():\n    # as step 2 left it\n    return 'extra'\n"
+    )
+    solved = steps.build_tree("step-10-final-solved", fake)
+    assert solved["marketsvc/extra.py"] == fake.files["marketsvc/extra.py"]
 
 
 def test_materialize_keeps_the_executable_bit(fake: steps.Source, tmp_path: Path):

@@ -14,8 +14,9 @@ is that description in code:
 Modules: trees (files, and main's files as the source), course (step.toml),
 markers (exercise regions), pieces (Python files by top-level piece: patches,
 edits, code taken from main), layers (a branch's tree, each step laid once),
-gitplumbing, build, check, verify, cli, and includes (pages include the
-branches' code; tools/mkdocs_hooks.py runs it when the site is built). Only
+gitplumbing, build, check, verify, cli, includes (pages include the
+branches' code; tools/mkdocs_hooks.py runs it when the site is built), and
+spoilers (how much of its solution a -base branch spells out). Only
 the standard library is needed, except pytest for check and verify.
 """
 

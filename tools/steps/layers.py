@@ -75,6 +75,7 @@ def step_tree(
 def lay_step(src: Source, steps: list[Step], index: int, variant: str, regions_as: str) -> Tree:
     step = steps[index]
     tree = common_files(src)
+    previous = None
     if index > 0:
         previous = step_tree(src, steps, index - 1, steps[index - 1].finished)
         # Rule 2: the previous step's own files; common files stay main's.
@@ -89,7 +90,7 @@ def lay_step(src: Source, steps: list[Step], index: int, variant: str, regions_a
     for path in src.files.under(f"{step.folder}/"):
         relative = path.removeprefix(f"{step.folder}/")
         if relative != STEP_FILE:
-            lay_file(tree, src, step, variant, path, relative, regions_as)
+            lay_file(tree, src, step, variant, path, relative, regions_as, previous)
     remove_paths(tree, step.removed(variant), f"{step.folder}/{STEP_FILE}")
     if final and regions_as == "solved":
         check_service_is_mains(tree, src, step)
@@ -97,7 +98,14 @@ def lay_step(src: Source, steps: list[Step], index: int, variant: str, regions_a
 
 
 def lay_file(
-    tree: Tree, src: Source, step: Step, variant: str, path: str, relative: str, regions_as: str
+    tree: Tree,
+    src: Source,
+    step: Step,
+    variant: str,
+    path: str,
+    relative: str,
+    regions_as: str,
+    previous: Tree | None = None,
 ) -> None:
     data = src.files[path]
     executable = path in src.files.executable
@@ -109,25 +117,35 @@ def lay_file(
         return
     text = markers.resolve(text, regions_as, where, step.exercise_names)
     if relative.endswith(".py") and pieces.has_directives(text):
-        text = python_file(tree, src, text, where, relative)
+        text = python_file(tree, src, text, where, relative, previous)
     tree.put(relative, text.encode("utf-8"), executable)
 
 
-def python_file(tree: Tree, src: Source, text: str, where: str, relative: str) -> str:
-    """A .py file with directives: its `main` pieces filled in, and a patch
-    laid on the file below it (the previous step's, or main's)."""
+def python_file(
+    tree: Tree, src: Source, text: str, where: str, relative: str, previous: Tree | None = None
+) -> str:
+    """A .py file with directives: its `main` and `previous` pieces filled
+    in, and a patch laid on the file below it (the previous step's, or main's).
+    `previous` is the previous step's finished tree: the final step, laid on
+    main's service, takes earlier versions of main's pieces from there."""
     kind = pieces.patch_kind(text)
     header = {"previous": pieces.PATCH_HEADER, "main": pieces.MAIN_PATCH_HEADER}.get(kind, "")
     main = main_module(src, relative)
     module = pieces.split(text.removeprefix(header), where)
-    module = pieces.expand(module, lambda path: main_module(src, path), where, relative)
+    module = pieces.expand(
+        module,
+        lambda path: main_module(src, path),
+        where,
+        relative,
+        lambda path: previous_module(previous, path, where),
+    )
     if kind is None:
-        if stray := [p for p in module.pieces if p.verb not in (None, "main")]:
+        if stray := [p for p in module.pieces if p.verb not in (None, *pieces.OWNERS)]:
             raise StepsError(
                 f"{where}: `# steps: {stray[0].verb}` works in a patch only"
                 " (first line `# steps: patch` or `# steps: patch main`)"
             )
-        return module.text
+        return pieces.with_own_leads(module).text
     if kind == "main":
         if main is None:
             raise StepsError(f"{where}: `# steps: patch main`, but main has no {relative}")
@@ -146,6 +164,13 @@ def main_module(src: Source, relative: str) -> pieces.Module | None:
         data = src.files.get(relative)
         src.built[key] = None if data is None else pieces.split(data.decode(), f"main's {relative}")
     return src.built[key]
+
+
+def previous_module(previous: Tree | None, relative: str, where: str) -> pieces.Module | None:
+    """The previous step's finished file at that path, in pieces."""
+    if previous is None or relative not in previous:
+        return None
+    return pieces.split(previous[relative].decode("utf-8"), f"{relative} before {where}")
 
 
 def replace_service(tree: Tree, main: Tree) -> None:

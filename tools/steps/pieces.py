@@ -3,15 +3,17 @@ changes and take unchanged code from main by name.
 
 A piece is one top-level statement with the comments and decorators right
 above it, keyed by what it defines: `stream_query`, `Settings`, `BATCH_ROWS`,
-`from sqlalchemy`, `import asyncio`, `__doc__`. Two directives, each on a line
-of its own at the top level of a step's .py file, use the keys:
+`from sqlalchemy`, `import asyncio`, `__doc__`. These directives, each on a
+line of its own at the top level of a step's .py file, use the keys:
 
     # steps: main KEY         main's piece KEY of the same file goes here
     # steps: main PATH::KEY   main's piece KEY of the file PATH (a .py path)
+    # steps: previous KEY     the piece KEY of the same file as the previous
+                              step left it (PATH::KEY works here too)
     # steps: patch            (first line) this file changes the one before it
     # steps: patch main       (first line) this file changes main's file
 
-A `main` directive may be followed by edit lines, which make an earlier
+A `main` or `previous` directive may be followed by edit lines, which make an earlier
 version of main's piece without copying it: `#-` and a line of the piece
 removes that line, `#+` and a line adds one, `#=` and a line only anchors the
 edit that follows. Each edit applies at the first place, after the previous
@@ -20,9 +22,11 @@ longer has them, the build fails and names the step, the file and the piece.
 
 A patch file lists only the pieces that differ from the file below it (the
 one the previous step left, or main's). Each replaces the piece with its key
-or, when no piece has that key, goes in after the piece before it. A `main`
-or `edit` directive right after the line before it (no blank line between)
-keeps the blank lines that stood before the piece it replaces. Two more
+or, when no piece has that key, goes in after the piece before it. A `main`,
+`previous` or `edit` directive right after the line before it (no blank line
+between) keeps the blank lines that stood before the piece it replaces; when
+it replaces none (or the file is no patch), a `main` or `previous` piece
+takes the blank lines that stood right before it in its source. Two more
 directives work in patches:
 
     # steps: delete KEY       the piece KEY is gone from here on
@@ -41,7 +45,9 @@ from dataclasses import dataclass
 from .gitplumbing import StepsError
 
 DIRECTIVE = re.compile(r"^# steps: (?P<verb>[a-z]+)(?: (?P<key>.+?))?[ \t]*$")
-VERBS = {"main", "patch", "delete", "after", "edit"}
+VERBS = {"main", "previous", "patch", "delete", "after", "edit"}
+# Where a piece named by `main` or `previous` comes from, for messages.
+OWNERS = {"main": "main", "previous": "the previous step"}
 EDIT_LINE = re.compile(r"^#[-+=]")
 PATCH_HEADER = "# steps: patch\n"
 MAIN_PATCH_HEADER = "# steps: patch main\n"
@@ -54,6 +60,7 @@ class Piece:
     body: str  # its comments, decorators and code
     verb: str | None = None  # a directive's verb; None for code
     edits: tuple[str, ...] = ()  # a main or edit directive's edit lines
+    blanks: str = ""  # a main or previous piece's blank lines in its source
 
     @property
     def text(self) -> str:
@@ -141,8 +148,10 @@ def split(text: str, where: str) -> Module:
             while end < len(lines) and EDIT_LINE.match(lines[end]):
                 end += 1
             edits = tuple(line.rstrip("\n") for line in lines[first + 1 : end])
-            if edits and verb not in ("main", "edit"):
-                raise StepsError(f"{where}:{first + 2}: edit lines follow `main` or `edit` only")
+            if edits and verb not in ("main", "previous", "edit"):
+                raise StepsError(
+                    f"{where}:{first + 2}: edit lines follow `main`, `previous` or `edit` only"
+                )
         else:
             verb, key = None, key_of(statement, lines[first], position)
         if verb is None:
@@ -160,27 +169,34 @@ OTHER_FILE = re.compile(r"^(?P<path>[^\s:]+\.py)::(?P<key>.+)$")
 
 
 def expand(
-    module: Module, main_of: Callable[[str], Module | None], where: str, main_path: str
+    module: Module,
+    main_of: Callable[[str], Module | None],
+    where: str,
+    main_path: str,
+    previous_of: Callable[[str], Module | None] = lambda _path: None,
 ) -> Module:
-    """Replace every `# steps: main KEY` with main's piece KEY; main_of(path)
-    is main's file at that path, in pieces (None when main has none)."""
+    """Replace every `# steps: main KEY` with main's piece KEY, and every
+    `# steps: previous KEY` with the previous step's; main_of(path) and
+    previous_of(path) give that file in pieces (None when there is none)."""
     pieces = []
     for piece in module.pieces:
-        if piece.verb == "main":
-            named, path = piece.key, main_path
+        if piece.verb in OWNERS:
+            verb, named, path = piece.verb, piece.key, main_path
             if other := OTHER_FILE.match(named):  # the piece keeps KEY as its key
-                piece = Piece(other["key"], piece.lead, piece.body, piece.verb, piece.edits)
+                piece = Piece(other["key"], piece.lead, piece.body, verb, piece.edits)
                 path = other["path"]
-            main = main_of(path)
-            index = None if main is None else main.find(piece.key)
+            source = (main_of if verb == "main" else previous_of)(path)
+            index = None if source is None else source.find(piece.key)
             if index is None:
-                what = "has no piece" if main is not None else "is not a file, so it has no piece"
+                what = "has no piece" if source is not None else "is not a file, so it has no piece"
                 raise StepsError(
-                    f"{where}: `# steps: main {named}`, but main's {path} {what} {piece.key!r}"
+                    f"{where}: `# steps: {verb} {named}`, but {OWNERS[verb]}'s {path} {what}"
+                    f" {piece.key!r}"
                 )
-            body = main.pieces[index].body
-            where_edit = f"{where}: `# steps: main {named}`"
-            piece = Piece(piece.key, piece.lead, edited(body, piece.edits, where_edit), "main")
+            found = source.pieces[index]
+            where_edit = f"{where}: `# steps: {verb} {named}`"
+            body = edited(found.body, piece.edits, where_edit)
+            piece = Piece(piece.key, piece.lead, body, verb, blanks=blank_lines_before(found))
         elif piece.verb == "patch":
             raise StepsError(f"{where}: `# steps: patch` belongs on the first line only")
         pieces.append(piece)
@@ -216,12 +232,32 @@ def apply_patch(below: Module, patch: Module, where: str) -> Module:
         else:  # code, or main's piece
             index = next((i for i, old in enumerate(result) if old.key == piece.key), None)
             if index is None:
-                result.insert(cursor, piece)
+                result.insert(cursor, Piece(piece.key, own_lead(piece), piece.body))
                 cursor += 1
             else:
                 result[index] = Piece(piece.key, kept_lead(piece, result[index]), piece.body)
                 cursor = index + 1
     return Module(result, patch.tail if patch.tail.strip() else below.tail)
+
+
+def blank_lines_before(piece: Piece) -> str:
+    lines = piece.lead.splitlines(keepends=True)
+    blank = len(lines)
+    while blank > 0 and not lines[blank - 1].strip():
+        blank -= 1
+    return "".join(lines[blank:])
+
+
+def own_lead(piece: Piece) -> str:
+    """The lines before a piece that replaces none: the file's; a `main` or
+    `previous` directive right after the line before it takes the blank
+    lines that stood before the piece in its source."""
+    return piece.lead or piece.blanks
+
+
+def with_own_leads(module: Module) -> Module:
+    """A file that is no patch, its `main` and `previous` pieces given their leads."""
+    return Module([Piece(p.key, own_lead(p), p.body, p.verb) for p in module.pieces], module.tail)
 
 
 def kept_lead(piece: Piece, replaced: Piece) -> str:

@@ -16,11 +16,7 @@ MAX_ID = 2**31 - 1
 MAX_QUANTITY = 10_000
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-
-
 # steps: main AddressOut
-
-
 # steps: main CustomerOut
 
 
@@ -37,8 +33,6 @@ class OrderOut(BaseModel):
     order_time: datetime
     items: list[OrderLineOut]
     total: float
-
-
 # steps: main OrderWithCustomerOut
 
 
@@ -69,6 +63,4 @@ class NewOrderIn(BaseModel):
         if repeated:
             raise ValueError(f"each item may appear once; repeated item ids: {repeated}")
         return items
-
-
 # steps: main NewOrderOut

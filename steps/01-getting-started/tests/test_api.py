@@ -27,8 +27,6 @@ def test_start_up_loads_marketdb_sql_into_an_empty_database(tmp_path):
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'empty'}"))
     with TestClient(app) as client:
         assert [c["id"] for c in client.get("/api/customers").json()] == [1, 2, 3]
-
-
 # steps: main tests/test_routes.py::test_root_welcomes
 
 
@@ -84,8 +82,6 @@ def test_order_total_of_an_unknown_order_is_404(client):
 
 def test_order_total_with_a_bad_id_is_422(client):
     assert client.get("/api/order_total/first").status_code == 422
-
-
 # steps: main tests/test_routes.py::test_orders_total_answers_in_request_order
 
 

@@ -142,14 +142,9 @@ CUSTOMER_EXISTS = text("SELECT 1 FROM customer WHERE id = :customer_id")
 
 def get_orders_of_customer(customer_id: int) -> list[dict[str, Any]]:
     """The customer's orders with their items; NotFound for an unknown customer."""
-    # TODO (exercise bound-parameters): fetch the customer's order lines with
-    # execute_query(). The SQL is ORDER_LINES followed by
-    #     WHERE orders.customer_id = :customer_id ORDER BY orders.id, item.id
-    # wrapped in text(), and the parameters are {"customer_id": customer_id}.
-    # Never paste customer_id into the SQL string yourself. If there are no
-    # rows and customer_exists() is False, raise NotFound (the route turns it
-    # into a 404); otherwise return group_order_lines(rows).
-    # get_orders_between() below does the same for a date range.
+    # TODO (exercise bound-parameters): like get_orders_between() below, with
+    # customer_id bound, never pasted into the SQL; unknown customer: NotFound.
+    # MARKETSVC_ECHO=1 then logs a `?` in the SQL and (2,) beside it.
     raise NotImplementedError("exercise bound-parameters: write get_orders_of_customer")
 # <<< exercise: bound-parameters
 
@@ -212,16 +207,9 @@ def add_new_order(customer_id: int, items: list[tuple[int, int]]) -> int:
     # either the order and all its items are stored or nothing is.
     with get_engine().begin() as conn:
     # --- stub
-    # Commit as you go: connect() gives a connection whose work is kept only
-    # when conn.commit() is called; whatever is not committed when the block
-    # ends is rolled back.
-    #
-    # TODO (exercise begin-once): this commits too early. The order is made
-    # permanent before its items are checked, so an unknown item id gets a 404
-    # but leaves an order with no items behind. Make the whole function one
-    # transaction: open the block with get_engine().begin() instead of
-    # get_engine().connect() and delete both conn.commit() calls. begin()
-    # commits when the block ends and rolls back if anything in it raises.
+    # TODO (exercise begin-once): an unknown item gets a 404 but leaves an order
+    # without items behind. Store all or nothing, in one transaction: the log then
+    # shows one COMMIT per order, or a ROLLBACK.
     with get_engine().connect() as conn:
     # <<< exercise: begin-once
         if conn.execute(CUSTOMER_EXISTS, {"customer_id": customer_id}).first() is None:

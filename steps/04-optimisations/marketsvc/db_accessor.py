@@ -47,8 +47,8 @@ LINES_AND_ITEMS = selectinload(Order.items).joinedload(OrderItem.item)
 # --- stub
 # steps: edit order_json
 #=    """An order with its lines, following the relationships from the order."""
-#+    # TODO (exercise hybrid-total): once OrderItem.total exists, use
-#+    # line.total for each line's "total" below.
+#+    # TODO (exercise hybrid-total): once OrderItem.total exists, take each
+#+    # line's total below from it.
 # <<< exercise: sql-sum
 # >>> exercise: n-plus-one
 # steps: edit get_orders_of_customer
@@ -65,15 +65,10 @@ LINES_AND_ITEMS = selectinload(Order.items).joinedload(OrderItem.item)
 # --- stub
 # steps: edit get_orders_of_customer
 #=    """The customer's orders with their items; NotFound for an unknown customer."""
-#+    # TODO (exercise n-plus-one): order_json() touches order.items and then
-#+    # line.item, and each first touch of a relationship is one more query:
-#+    # 1 + (one per order) + (one per item). Run it with MARKETSVC_ECHO=1 and
-#+    # watch. Add a loader option to the select() here and in
-#+    # get_orders_between():
-#+    #     .options(selectinload(Order.items).joinedload(OrderItem.item))
-#+    # selectinload fetches the lines of all the orders in one more SELECT and
-#+    # joinedload adds each line's item to it with a JOIN (get_customers()
-#+    # above uses joinedload the same way). Import both from sqlalchemy.orm.
+#+    # TODO (exercise n-plus-one): order_json() touches order.items and each
+#+    # line.item: one more query per order and per item. Load them up front, here
+#+    # and in get_orders_between(), so that MARKETSVC_ECHO=1 logs as many
+#+    # statements for 2 orders as for 200 (get_customers() above does it).
 # steps: edit get_orders_between
 # <<< exercise: n-plus-one
 # >>> exercise: sql-sum
@@ -100,10 +95,7 @@ LINES_AND_ITEMS = selectinload(Order.items).joinedload(OrderItem.item)
 # --- stub
 # steps: edit get_order_total
 #=    """The sum of price x quantity over the order's items; NotFound if no such order."""
-#+    # TODO (exercise sql-sum): this sends two statements and adds the lines up
-#+    # in Python. Let the database do it in one:
-#+    #     select(func.sum(OrderItem.total)).where(OrderItem.order_id == order_id)
-#+    # (OrderItem.total is the hybrid of the hybrid-total exercise; import func
-#+    # from sqlalchemy) and session.scalar() it. SUM over no rows is NULL, and
-#+    # every order has at least one line, so a None total means NotFound.
+#+    # TODO (exercise sql-sum): let the database add the lines up with
+#+    # OrderItem.total, in one statement (the log shows one SELECT with sum( in
+#+    # it). Every order has lines: no sum, no such order.
 # <<< exercise: sql-sum

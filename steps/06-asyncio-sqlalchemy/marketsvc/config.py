@@ -23,6 +23,4 @@ class Settings(BaseModel):
     def replace(self, **changes) -> "Settings":
         """A copy with some values changed, checked like the originals."""
         return Settings(**{**dict(self), **changes})
-
-
 # steps: delete from typing

@@ -31,8 +31,6 @@ def test_a_restart_keeps_what_is_there(database_url, query):
     with TestClient(create_app(Settings(database_url=database_url))) as client:
         assert client.get("/api/order_total/4").status_code == 200
     assert query("SELECT count(*) FROM orders") == [(4,)]
-
-
 # steps: edit test_customers
 #-def test_customers(client):
 #+@pytest.mark.exercise("stream-query")

@@ -42,12 +42,9 @@ async def orders_after(
     session: AsyncSession, after_id: int, customer_id: int | None, limit: int
 ) -> list[dict[str, Any]]:
     """The next `limit` orders with id > after_id, oldest id first."""
-    # TODO (exercise eager-loading): order_json() below reads order.items and
-    # line.item, which this query does not load. Sync code would load them
-    # lazily, one query per order; async code cannot, and raises
-    # MissingGreenlet. Load them up front by adding this to the statement:
-    #     .options(selectinload(Order.items).selectinload(OrderItem.item))
-    # (from sqlalchemy.orm import selectinload).
+    # TODO (exercise eager-loading): order_json() reads order.items and
+    # line.item, which async code cannot load lazily (MissingGreenlet). Load
+    # them up front: three statements, however many orders.
     statement = select(Order).where(Order.id > after_id).order_by(Order.id).limit(limit)
     if customer_id is not None:
         statement = statement.where(Order.customer_id == customer_id)

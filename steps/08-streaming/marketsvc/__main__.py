@@ -23,6 +23,4 @@
 #-    if args.command == "create-db":
 #-        return run_db_command(settings, create_db_command(settings))
 # steps: after init_db_command
-
-
 # steps: main seed_command

@@ -38,15 +38,10 @@ from marketsvc.db_accessor import uncancelled
 # <<< exercise: sse
 from marketsvc.schemas import MAX_ID
 from marketsvc.streaming import dumps
-
 # steps: main PAGE_SIZE
 # How often a follower that has caught up looks for new orders.
 POLL_SECONDS = 0.5
-
-
 # steps: main FeedQuery
-
-
 # steps: main feed_query
 #-    customer_id: Annotated[IdText | None, Query(ge=1, le=MAX_ID)] = None,
 #+    customer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
@@ -56,8 +51,6 @@ POLL_SECONDS = 0.5
 #+    after: Annotated[int, Query(ge=0, le=MAX_ID, description="Send orders with id > after")] = 0,
 #-    limit: Annotated[IdText | None, Query(ge=1, le=1_000_000)] = None,
 #+    limit: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
-
-
 # steps: main order_event
 
 
@@ -101,28 +94,12 @@ async def order_events(query: FeedQuery, *, keepalive: float) -> AsyncIterator[S
         # finish closing and hand its connection back to the pool.
         await uncancelled(session.close())
     # --- stub
-    # TODO (exercise sse): write the loop. It needs `import time`,
-    # `import anyio`, `from marketsvc.db.engine import get_sessionmaker` and
-    # `from marketsvc.db_accessor import uncancelled`.
-    # - Open a session of your own: session = get_sessionmaker()(); this
-    #   generator runs after the route has returned.
-    # - Start from after = query.after. While query.limit is None or fewer
-    #   than query.limit orders were sent: fetch the next page,
-    #   await uncancelled(db_accessor.orders_after(session, after,
-    #   query.customer_id, page)) (page: PAGE_SIZE, or fewer to stay within
-    #   the limit), then await uncancelled(session.rollback()) to end the read
-    #   transaction and free the connection while we wait.
-    # - yield order_event(order) for each order, count them, and move
-    #   `after` to the last order's id.
-    # - An empty page: stop unless query.follow; when following, yield
-    #   ServerSentEvent(comment="keep-alive") once `keepalive` seconds passed
-    #   since the last write, then await anyio.sleep(min(POLL_SECONDS,
-    #   keepalive)) and try again.
-    # - Then yield ServerSentEvent(event="end", raw_data=dumps({"sent": sent,
-    #   "last_id": after}).decode()).
-    # - In a finally block, close the session with
-    #   await uncancelled(session.close()), so that it is closed even
-    #   when the client leaves and the server cancels this generator.
+    # TODO (exercise sse): send order_event() for each order after query.after,
+    # in id order, up to query.limit, then an `end` event with `sent` and
+    # `last_id`. Page with orders_after() in a session of your own, holding no
+    # connection between pages; with query.follow, poll every POLL_SECONDS and
+    # send a keep-alive comment after `keepalive` s of silence. Close the session
+    # however the stream ends (uncancelled() shields a call from cancellation).
     raise NotImplementedError("exercise sse: write order_events")
     yield  # a `yield` anywhere makes this function an async generator
     # <<< exercise: sse

@@ -9,17 +9,11 @@ from marketsvc.db.engine import get_engine, get_sessionmaker
 # --- stub
 from marketsvc.db.engine import get_engine
 # <<< exercise: session-per-task
-
-
 # steps: after from marketsvc.db.models
 from marketsvc.db.unavailable import DatabaseUnavailable, leaves, unavailable_reason
 # steps: after NotFound
-
-
 # steps: main one_error
 # steps: after get_order_total
-
-
 # steps: main get_orders_total
 
 
@@ -30,26 +24,16 @@ from marketsvc.db.unavailable import DatabaseUnavailable, leaves, unavailable_re
 
 # steps: edit order_json
 # steps: after orders_after
-
-
 # steps: main count_customers
-
-
 # steps: main count_orders
 
 
 async def revenue(session: AsyncSession) -> Decimal:
     total = select(func.coalesce(func.sum(LINE_TOTAL), 0)).join_from(OrderItem, Item)
     return (await session.execute(total)).scalar_one()
-
-
 # steps: main top_item
-
-
 # steps: main STATS
 # >>> exercise: session-per-task
-
-
 # steps: main get_stats
 # --- stub
 
@@ -62,23 +46,12 @@ async def get_stats() -> dict[str, Any]:
     (or fail: SQLAlchemy refuses concurrent use of a session).
     """
     # TODO (exercise session-per-task): run the queries of STATS at the same
-    # time, each in a session of its own:
-    # - make_session = get_sessionmaker() (import it from marketsvc.db.engine);
-    # - an in_own_session(query) coroutine that does
-    #       async with make_session() as session: return await query(session)
-    # - inside `async with asyncio.TaskGroup() as group:`, one task per
-    #   entry of STATS: tasks = {name: group.create_task(in_own_session(query)) ...};
-    # - return {name: task.result() for name, task in tasks.items()}.
-    # Why not one session for all four? tests/test_lesson.py shows it.
+    # time, each in a session of its own; answer {name: result}. test_lesson.py
+    # shows why one shared session would not do.
     raise NotImplementedError("exercise session-per-task: write get_stats")
 # <<< exercise: session-per-task
-
-
 # steps: main Conflict
-
-
 # steps: main list_items
-# >>> exercise: integrity-409
 
 
 async def create_item(
@@ -98,26 +71,16 @@ async def create_item(
         await session.rollback()
         raise Conflict(f"an item named {name!r} already exists") from None
     return item
+# >>> exercise: integrity-409
 # --- stub
-
-
-async def create_item(
-    session: AsyncSession, name: str, price: Decimal, description: str | None
-) -> Item:
-    """Insert an item; Conflict when the name is taken.
-
-    The database's UNIQUE constraint is the judge (a check-then-insert would
-    race with a concurrent request). After the IntegrityError the session is
-    rolled back, so the caller can go on using it.
-    """
-    item = Item(name=name, price=price, description=description)
-    session.add(item)
-    # TODO (exercise integrity-409): a name that is taken makes commit() raise
-    # sqlalchemy.exc.IntegrityError, which reaches the client as a 500 and
-    # leaves the session in a failed transaction. Catch it, roll the
-    # session back (await session.rollback()) so that it can be used again,
-    # and raise Conflict(f"an item named {name!r} already exists") from None;
-    # server.py turns Conflict into a 409.
-    await session.commit()
-    return item
+# steps: edit create_item
+#-    try:
+#-        await session.commit()
+#-    except IntegrityError:
+#-        await session.rollback()
+#-        raise Conflict(f"an item named {name!r} already exists") from None
+#+    # TODO (exercise integrity-409): a taken name makes commit() fail: a 500,
+#+    # and the session is left in a failed transaction. Answer Conflict (a
+#+    # 409, see server.py) instead, with the session usable again.
+#+    await session.commit()
 # <<< exercise: integrity-409

@@ -8,16 +8,10 @@ class ItemIn(BaseModel):
     name: str
     price: float
     description: str | None = None
-
-
 # steps: main ItemOut
 #-    price: Money
 #+    price: float
-
-
 # steps: main TopItemOut
-
-
 # steps: main StatsOut
 #-    revenue: Money
 #+    revenue: float

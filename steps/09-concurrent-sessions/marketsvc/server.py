@@ -24,20 +24,12 @@ from marketsvc.db.unavailable import DatabaseUnavailable, unavailable_reason
 
 
 # steps: edit order_events
-
-
 # steps: main stats
-
-
 # steps: main get_session
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
-
-
 # steps: main list_items
-
-
 # steps: main create_item
 # steps: edit add_error_handlers
 #=        return JSONResponse({"detail": str(exc)}, status_code=404)
@@ -57,6 +49,4 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 #+        if reason is None:
 #+            raise exc
 #+        return busy(reason)
-
-
 # steps: main busy

@@ -7,17 +7,10 @@ async def _store_order(
     customer_id: int, items: list[tuple[int, int]], key: str | None, request_hash: str
 ) -> int:
     """The writes of add_new_order: the key, the checks, then the writes."""
-    # TODO (exercise atomic-writes): every step below runs on a connection
-    # of its own and each write is its own transaction. If the lines fail,
-    # the order stays behind without them; the checks can be out of date by
-    # the time the INSERTs run; and a retry with the same Idempotency-Key
-    # can come between the order and its key, and store the order twice.
-    # Make it one transaction: open `async with write_transaction() as conn:`
-    # around everything, do the checks inside it with conn.scalar(...) /
-    # conn.scalars(...), pass conn (or conn=conn) to the idempotency calls
-    # and both execute_insert_query() calls, and call
-    # await announce_order(conn) before the INSERTs, so that the feed's
-    # followers hear of the order when, and only if, it commits.
+    # TODO (exercise atomic-writes): each step below commits on its own: failed
+    # lines leave the order behind, the checks go stale, a retry with the same
+    # Idempotency-Key can store the order twice. Make it one transaction that also
+    # announces the order, so followers hear of it only once it commits.
     now = datetime.now(UTC).replace(tzinfo=None)
     if key is not None:
         async with write_transaction() as conn:

@@ -65,8 +65,6 @@ def postgresql_setup_missing() -> str | None:
     except NotImplementedError as exc:
         return f"PostgreSQL: not ready yet ({exc})"
     return None
-
-
 # steps: main _admin
 
 

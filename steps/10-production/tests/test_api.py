@@ -11,7 +11,6 @@ import httpx
 import pytest
 
 from marketsvc.db.engine import get_engine
-
 # steps: main tests/test_routes.py::ALEX_ORDERS
 GOOD_LINE = {"id": 1, "quantity": 1}
 # steps: main tests/test_errors.py::HUGE
@@ -21,23 +20,11 @@ GOOD_LINE = {"id": 1, "quantity": 1}
 def client(service):
     """Every test of this file runs on both engines: `service` in conftest.py."""
     return service
-
-
 # steps: main tests/test_routes.py::test_root_welcomes
-
-
 # steps: main tests/test_routes.py::test_customers_lists_everyone_with_their_address
-
-
 # steps: main tests/test_routes.py::test_orders_of_a_customer_with_items_and_totals
-
-
 # steps: main tests/test_routes.py::test_customer_without_orders_has_an_empty_list
-
-
 # steps: main tests/test_routes.py::test_order_total
-
-
 # steps: main tests/test_routes.py::test_orders_total_answers_in_request_order
 
 
@@ -140,11 +127,7 @@ def test_a_bad_order_is_422_and_writes_nothing(client, snapshot, body):
     assert response.status_code == 422
     assert response.json()["detail"]
     assert snapshot() == before
-
-
 # steps: main tests/test_errors.py::test_add_new_order_rejects_malformed_json_and_writes_nothing
-
-
 # steps: main tests/test_errors.py::test_bad_ids_in_the_path_are_422
 
 

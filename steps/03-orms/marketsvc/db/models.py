@@ -31,11 +31,7 @@ Timestamp = DateTime().with_variant(
 
 class Base(DeclarativeBase):
     pass
-
-
 # steps: main Item
-
-
 # steps: main Address
 
 
@@ -66,10 +62,8 @@ class Order(Base):
         back_populates="order", order_by="OrderItem.item_id"
     )
     # --- stub
-    # TODO (exercise relationships): add `items`, the order's lines: a
-    # Mapped[list["OrderItem"]] relationship with back_populates="order"
-    # (see Customer.orders) and order_by="OrderItem.item_id", so that the
-    # lines always come in the same order.
+    # TODO (exercise relationships): add `items`, the order's lines in item id
+    # order, in step with OrderItem.order (as Customer.orders with Order.customer).
     # <<< exercise: relationships
 
 
@@ -87,7 +81,6 @@ class OrderItem(Base):
     order: Mapped[Order] = relationship(back_populates="items")
     item: Mapped[Item] = relationship()
     # --- stub
-    # TODO (exercise relationships): add two many-to-one relationships (see
-    # Customer.address): `order`, the Order this line belongs to, with
-    # back_populates="items", and `item`, the Item it names.
+    # TODO (exercise relationships): add `order` and `item`, the Order and the
+    # Item this line points to. Then order.items[0].item.name works.
     # <<< exercise: relationships

@@ -37,15 +37,7 @@ from sqlalchemy.ext.hybrid import hybrid_property
     # >>> exercise: hybrid-total
     # --- stub
 
-    # TODO (exercise hybrid-total): add `total`, price x quantity, as a
-    # hybrid attribute (from sqlalchemy.ext.hybrid import hybrid_property):
-    # - decorated with @hybrid_property, a method returning
-    #   self.item.price * self.quantity, for lines already loaded in Python;
-    # - decorated with @total.inplace.expression and @classmethod, a method
-    #   `_total_expression(cls)` returning the same in SQL. There is no loaded
-    #   item there, so take the price from a subquery:
-    #       select(Item.price).where(Item.id == cls.item_id)
-    #       .correlate_except(Item).scalar_subquery()
-    #   and multiply it by cls.quantity (select comes from sqlalchemy; annotate
-    #   the method's result as ColumnElement[Decimal], from there too).
+    # TODO (exercise hybrid-total): add `total`, price x quantity, as a hybrid:
+    # Python on a loaded line (line.total), SQL on the class (OrderItem.total, for
+    # select() and func.sum()), where no item is loaded to take the price from.
     # <<< exercise: hybrid-total

@@ -8,10 +8,7 @@ the service at a temporary database.
 from sqlalchemy import event
 # steps: main from sqlalchemy.engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-
 # steps: main _engine
-
-
 # steps: main is_sqlite
 
 
@@ -43,6 +40,4 @@ async def close_database() -> None:
     if _engine is not None:
         await _engine.dispose()
     _engine = None
-
-
 # steps: main get_engine

@@ -15,16 +15,12 @@ def open_database(url: str, **engine_options) -> AsyncEngine:
     # new round trip, which async code cannot do implicitly.
     _sessionmaker = async_sessionmaker(_engine, expire_on_commit=False)
     # --- stub
-    # TODO (exercise expire-on-commit): by default a session expires every
-    # object it loaded when it commits, so the next read of an attribute
-    # goes back to the database. Sync code does that silently; async code
-    # cannot (there is no `await` in `item.name`) and raises MissingGreenlet.
-    # Pass expire_on_commit=False so that objects stay readable after commit.
+    # TODO (exercise expire-on-commit): a commit expires the session's objects,
+    # and reloading item.name is IO that async code cannot do implicitly
+    # (MissingGreenlet). Keep them readable after commit, no statement sent.
     _sessionmaker = async_sessionmaker(_engine)
     # <<< exercise: expire-on-commit
     return _engine
 # steps: main close_database
 # steps: after get_engine
-
-
 # steps: main get_sessionmaker
