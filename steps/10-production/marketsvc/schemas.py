@@ -127,3 +127,7 @@ class ItemIn(BaseModel):
 #-class QueryIn(Strict):
 #+class QueryIn(BaseModel):
 # <<< exercise: validation
+# >>> exercise: capstone-cancel
+# --- stub
+# steps: delete CancelledOrderOut
+# <<< exercise: capstone-cancel
