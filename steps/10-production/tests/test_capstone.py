@@ -3,11 +3,30 @@
 Every test runs on SQLite and on PostgreSQL (see `any_database_url`).
 """
 
+import asyncio
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from marketsvc.db import schema
+
 ORDER = {"customer_id": 3, "items": [{"id": 4, "quantity": 5}, {"id": 2, "quantity": 1}]}
+
+
+@pytest.fixture(autouse=True)
+def postgresql_must_be_ready(request, recording_connection):
+    """On PostgreSQL these tests fail, rather than skip, while the service cannot
+    set a database up there yet (exercise postgresql-ids): the capstone asks
+    for both engines."""
+    callspec = getattr(request.node, "callspec", None)
+    engine = callspec.params.get("any_database_url") if callspec else None
+    if engine != "postgresql" or not os.environ.get("MARKETSVC_TEST_DATABASE_URL"):
+        return
+    try:
+        asyncio.run(schema._load_schema_file(recording_connection))
+    except NotImplementedError as exc:
+        pytest.fail(f"PostgreSQL: not ready yet ({exc})")
 
 
 def place(client, key: str | None = None) -> int:
@@ -57,6 +76,7 @@ def test_cancelling_twice_is_404_the_second_time(service):
     assert again.json() == {"detail": f"order {order_id} does not exist"}
 
 
+@pytest.mark.exercise("capstone-cancel")
 @pytest.mark.parametrize("bad_id", ["0", "-1", "01", "1.5", "abc", str(2**31)])
 def test_an_id_that_cannot_exist_is_422(service, bad_id):
     response = service.post(f"/api/cancel_order/{bad_id}")
