@@ -239,6 +239,7 @@ USAGE
   entry orderstotal 'orderstotal [IDS]   GET  /api/orders_total  {"orders": [...]} (default 1,2,3)'
   entry ordersbet "ordersbet [B] [A]   GET  /api/orders_between_dates/B/A       (orders between A and B)"
   entry neworder "neworder [CUST] [ITEM:QTY ...]  POST /api/add_new_order      (default 1 1:2 3:1)"
+  entry cancelorder "cancelorder ID      POST /api/cancel_order/ID                (within 30 minutes of the order)"
   entry stats "stats               GET  /api/stats"
   entry items "items [NAME PRICE [DESCRIPTION]]  GET /api/items, or POST one new item"
   entry events "events [FILTERS]    GET  /api/events/orders?FILTERS         (e.g. customer_id=1&follow=true)"
@@ -374,6 +375,7 @@ case "$command" in
   customers) call GET /api/customers ;;
   custorders) call GET "/api/orders/${1:-1}" ;;
   ordertotal) call GET "/api/order_total/${1:-1}" ;;
+  cancelorder) call POST "/api/cancel_order/${1:?give the id of the order to cancel}" ;;
   orderstotal) call GET /api/orders_total "{\"orders\": [${1:-1,2,3}]}" ;;
   ordersbet) call GET "/api/orders_between_dates/${1:-2024-03-31}/${2:-2024-03-01}" ;;
   neworder)

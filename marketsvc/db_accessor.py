@@ -10,7 +10,7 @@ import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
 from typing import Any
@@ -24,6 +24,7 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
+    delete,
     func,
     select,
     text,
@@ -473,6 +474,40 @@ async def _store_order(
         if key is not None:
             await idempotency.remember(conn, key, request_hash, order_id, now)
     return order_id
+
+
+# --- cancelling an order -----------------------------------------------------
+
+# How long after it was placed an order may still be cancelled.
+CANCEL_WINDOW = timedelta(minutes=30)
+
+
+async def cancel_order(order_id: int) -> None:
+    """Delete an order, its lines and its idempotency keys, in one transaction.
+
+    NotFound when there is no such order (also when it was cancelled
+    already); Conflict when it was placed longer than CANCEL_WINDOW ago.
+    """
+    now = datetime.now(UTC).replace(tzinfo=None)
+    async with write_transaction() as conn:
+        # FOR UPDATE: on PostgreSQL a second cancel of the same order waits
+        # here until the first one commits, and then finds no order (a 404)
+        # instead of deleting nothing and answering 200 too. SQLite's
+        # writers take turns anyway (SQLAlchemy leaves FOR UPDATE out there).
+        placed = await conn.scalar(
+            select(Order.order_time).where(Order.id == order_id).with_for_update()
+        )
+        if placed is None:
+            raise NotFound(f"order {order_id} does not exist")
+        if now - placed > CANCEL_WINDOW:
+            minutes = CANCEL_WINDOW // timedelta(minutes=1)
+            raise Conflict(
+                f"order {order_id} was placed at {placed:%Y-%m-%d %H:%M:%S} UTC; "
+                f"an order can be cancelled only within {minutes} minutes of being placed"
+            )
+        await idempotency.forget_order(conn, order_id)
+        await conn.execute(delete(OrderItem).where(OrderItem.order_id == order_id))
+        await conn.execute(delete(Order).where(Order.id == order_id))
 
 
 # --- sessions: events, stats, items -----------------------------------------

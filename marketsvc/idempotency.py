@@ -7,7 +7,8 @@ its order was stored. It sends the request again with the same
 first one instead of a second order.
 
 Each key is written in the transaction that stores its order, so a key never
-exists without its order, nor the order without its key. Keys are kept
+exists without its order, nor the order without its key; cancelling the
+order deletes its keys in the same way (forget_order). Keys are kept
 KEY_LIFETIME; an order that carries a key first deletes the keys older than
 that, so the table holds about a day of keys and no background job is needed.
 """
@@ -67,3 +68,12 @@ async def remember(
             client_key=key, request_hash=request_hash, order_id=order_id, created_at=now
         )
     )
+
+
+async def forget_order(conn: AsyncConnection, order_id: int) -> None:
+    """Delete the keys that name `order_id`, in the transaction that cancels it.
+
+    A key must not outlive its order: a retry would be told of an order that
+    is gone. Once forgotten, the key is free; sent again, it stores a new order.
+    """
+    await conn.execute(delete(IdempotencyKey).where(IdempotencyKey.order_id == order_id))

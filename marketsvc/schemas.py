@@ -142,6 +142,10 @@ class NewOrderOut(BaseModel):
     order_id: int
 
 
+class CancelledOrderOut(BaseModel):
+    order_id: int
+
+
 def storable(text: str) -> str:
     """Text every engine can store: valid UTF-8 (no lone surrogates), no NUL."""
     try:

@@ -37,6 +37,7 @@ from marketsvc.feed import feed_of
 from marketsvc.live import live_page
 from marketsvc.schemas import (
     MAX_ID,
+    CancelledOrderOut,
     CustomerOut,
     IdText,
     ItemIn,
@@ -231,6 +232,24 @@ async def add_new_order(
     lines = [(line.id, line.quantity) for line in body.items]
     order_id = await db_accessor.add_new_order(body.customer_id, lines, key)
     return NewOrderOut(order_id=order_id)
+
+
+@router.post(
+    "/api/cancel_order/{order_id}",
+    responses={
+        404: {"description": "Unknown order, or cancelled already"},
+        409: {"description": "The order is too old to cancel; detail says when it was placed"},
+    },
+)
+async def cancel_order(order_id: IdPath) -> CancelledOrderOut:
+    """Delete an order with its items, in one transaction.
+
+    Only within 30 minutes of the order being placed. Its id is never
+    used again; an Idempotency-Key that stored it is forgotten, so the
+    same key sent again stores a new order.
+    """
+    await db_accessor.cancel_order(order_id)
+    return CancelledOrderOut(order_id=order_id)
 
 
 # --- research queries --------------------------------------------------------

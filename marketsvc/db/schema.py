@@ -73,8 +73,27 @@ async def sync_id_sequences(conn: AsyncConnection) -> None:
         )
 
 
+def for_sqlite(statement: str) -> str:
+    """marketdb.sql's statement as the service runs it on SQLite.
+
+    SQLite gives a new row the highest id in its table plus one, so the id of
+    a cancelled (deleted) newest order would go to the next order: a client
+    holding the old id would find somebody else's order, and a follower of
+    the feed that had the old one would skip the new one. AUTOINCREMENT
+    makes SQLite never hand an id out twice, as PostgreSQL's identity never
+    does. (A word that PostgreSQL does not know, so not in marketdb.sql.)
+    """
+    if statement.startswith("CREATE TABLE orders ("):
+        return statement.replace(
+            "id INTEGER PRIMARY KEY,", "id INTEGER PRIMARY KEY AUTOINCREMENT,", 1
+        )
+    return statement
+
+
 async def _load_schema_file(conn: AsyncConnection) -> None:
     for statement in sql_statements():
+        if conn.dialect.name == "sqlite":
+            statement = for_sqlite(statement)
         await conn.exec_driver_sql(statement)
     if conn.dialect.name == "postgresql":
         # The one thing marketdb.sql cannot say portably: SQLite's INTEGER

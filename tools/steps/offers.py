@@ -37,6 +37,7 @@ NEEDS = {
     "orderstotal": route("/api/orders_total"),
     "ordersbet": route("/api/orders_between_dates/"),
     "neworder": route("/api/add_new_order"),
+    "cancelorder": route("/api/cancel_order/"),
     "stats": route("/api/stats"),
     "items": route("/api/items"),
     "events": route("/api/events/orders"),

@@ -180,6 +180,11 @@ async def add_new_order(customer_id: int, items: list[tuple[int, int]]) -> int:
 # steps: delete patiently
 # steps: delete after_key
 # steps: delete _store_order
+# steps: delete CANCEL_WINDOW
+# steps: delete cancel_order
+# steps: edit from datetime
+#-from datetime import UTC, datetime, timedelta
+#+from datetime import UTC, datetime
 # steps: delete ORDERS_CHANNEL
 # steps: delete announce_order
 # steps: delete FeedRead

@@ -8,6 +8,8 @@ from marketsvc.db.engine import close_database, get_sessionmaker, open_database
 # steps: after from marketsvc.db.schema
 from marketsvc.db.unavailable import DatabaseUnavailable, unavailable_reason
 # steps: main from marketsvc.schemas
+#-    CancelledOrderOut,
+#=    CustomerOut,
 #-    IdText,
 # steps: edit create_app
 #-        engine = open_database(settings.database_url, echo=settings.echo)

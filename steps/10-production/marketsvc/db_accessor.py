@@ -1,4 +1,12 @@
 # steps: patch
+# >>> exercise: capstone-cancel
+# --- stub
+# steps: edit from datetime
+#-from datetime import UTC, datetime, timedelta
+#+from datetime import UTC, datetime
+# steps: edit from sqlalchemy
+#-    delete,
+# <<< exercise: capstone-cancel
 # >>> exercise: atomic-writes
 # --- stub
 
@@ -40,3 +48,8 @@ async def _store_order(
             await idempotency.remember(conn, key, request_hash, order_id, now)
     return order_id
 # <<< exercise: atomic-writes
+# >>> exercise: capstone-cancel
+# --- stub
+# steps: delete CANCEL_WINDOW
+# steps: delete cancel_order
+# <<< exercise: capstone-cancel

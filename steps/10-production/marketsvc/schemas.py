@@ -52,3 +52,7 @@ CENT = Decimal("0.01")
 # steps: previous StatsOut
 # steps: previous QueryIn
 # <<< exercise: validation
+# >>> exercise: capstone-cancel
+# --- stub
+# steps: delete CancelledOrderOut
+# <<< exercise: capstone-cancel

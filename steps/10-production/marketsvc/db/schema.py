@@ -23,6 +23,8 @@ async def sync_id_sequences(conn: AsyncConnection) -> None:
 
 async def _load_schema_file(conn: AsyncConnection) -> None:
     for statement in sql_statements():
+        if conn.dialect.name == "sqlite":
+            statement = for_sqlite(statement)
         await conn.exec_driver_sql(statement)
     if conn.dialect.name == "postgresql":
         # TODO (exercise postgresql-ids): PostgreSQL's id columns hand out no ids
