@@ -83,7 +83,7 @@ def test_run_sh_refuses_other_arguments(args):
         ["./run.sh", "run", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 2
-    assert "run.sh: run takes only --pg [URL] and --workers N" in result.stderr
+    assert "run.sh: run takes only --pg [URL], --workers N and --reload" in result.stderr
 
 
 @pytest.mark.slow
