@@ -64,10 +64,9 @@ from pathlib import Path
 
 import pytest
 from mkdocs.utils.meta import get_data as split_front_matter
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
+from tests.conftest import _admin
 from tools.steps import Source, materialize
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -442,25 +441,13 @@ def database(request, tmp_path: Path) -> Iterator[Callable[[Block, Path], str]]:
         if not server:
             pytest.skip(f"PostgreSQL: set {PG_ENV} to check the logs taken on PostgreSQL")
         name = f"marketsvc_sql_log_{uuid.uuid4().hex[:12]}"
-        admin(server, f'CREATE DATABASE "{name}"')
+        asyncio.run(_admin(server, f'CREATE DATABASE "{name}"'))
         created.append(name)
         return make_url(server).set(database=name).render_as_string(hide_password=False)
 
     yield make
     for name in created:
-        admin(os.environ[PG_ENV], f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def admin(server: str, statement: str) -> None:
-    async def execute() -> None:
-        engine = create_async_engine(server, isolation_level="AUTOCOMMIT")
-        try:
-            async with engine.connect() as conn:
-                await conn.execute(text(statement))
-        finally:
-            await engine.dispose()
-
-    asyncio.run(execute())
+        asyncio.run(_admin(os.environ[PG_ENV], f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def actual_log(block: Block, tree: Path, database_url: str) -> list[str]:
