@@ -48,6 +48,51 @@ def seed(url: str, customers: int, orders: int) -> None:
     )
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids) -> float:
+    """User + system CPU time the processes `pids` have used so far."""
+    total = 0
+    for pid in pids:
+        try:
+            # Fields after the command name, which may hold spaces: utime, stime
+            # are the 14th and 15th of the line.
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # ended meanwhile
+        total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
+
+
+def process_tree(pid: int) -> list[int]:
+    """pid and all its descendants (a server and its worker processes)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    tree, todo = [], [pid]
+    while todo:
+        tree.append(todo.pop())
+        todo.extend(children.get(tree[-1], []))
+    return tree
+
+
+def processes_named(name: str) -> list[int]:
+    """The pids whose command is `name` (PostgreSQL's server and its backends)."""
+    pids = []
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().strip() == name:
+                pids.append(int(comm.parent.name))
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return pids
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

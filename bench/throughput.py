@@ -23,7 +23,18 @@ import time
 from contextlib import ExitStack
 
 from bench import loadgen
-from bench.common import PG_ENV, baseline, engines, marketsvc, median, seeded_url, table
+from bench.common import (
+    PG_ENV,
+    baseline,
+    cpu_seconds,
+    engines,
+    marketsvc,
+    median,
+    process_tree,
+    processes_named,
+    seeded_url,
+    table,
+)
 
 CONNECTIONS = 32
 REQUESTS = 4000
@@ -57,9 +68,31 @@ def order_total_path(order_id: int) -> str:
     return f"/api/order_total/{order_id}"
 
 
+def busy_cores(server, path_of) -> tuple[float, dict[str, float]]:
+    """One round of load(), and the cores each side kept busy meanwhile."""
+    sides = {
+        "service": process_tree(server.process.pid),
+        "PostgreSQL": processes_named("postgres"),
+    }
+    before = {side: cpu_seconds(pids) for side, pids in sides.items()}
+    wall = time.perf_counter()
+    rate = load(server, path_of)
+    wall = time.perf_counter() - wall
+    cores = {side: (cpu_seconds(pids) - before[side]) / wall for side, pids in sides.items()}
+    cores["load generator"] = load_generator_cores[-1]
+    return rate, cores
+
+
 def scaling(url: str) -> str:
-    """Requests per second with 1, 2 and 4 workers on one PostgreSQL database."""
+    """Requests per second with 1, 2 and 4 workers on one PostgreSQL database.
+
+    Beside each rate, the cores the service, PostgreSQL and the load
+    generator kept busy. The machine's cores divided by all the cores one
+    worker's run kept busy is the most that more workers could give here:
+    once every core is busy, another worker only takes turns with the rest.
+    """
     rates: dict[int, list[float]] = {n: [] for n in WORKER_COUNTS}
+    cores: dict[int, list[dict[str, float]]] = {n: [] for n in WORKER_COUNTS}
     load_generator_cores.clear()
     load_before = os.getloadavg()[0]
     with ExitStack() as stack:
@@ -71,20 +104,35 @@ def scaling(url: str) -> str:
             load(server, order_total_path)  # warm up every worker's pool
         for _ in range(SCALING_ROUNDS):
             for n, server in servers.items():
-                rates[n].append(load(server, order_total_path))
+                rate, busy = busy_cores(server, order_total_path)
+                rates[n].append(rate)
+                cores[n].append(busy)
     load_after = os.getloadavg()[0]
-    generator = median(load_generator_cores)
     one = median(rates[1])
-    rows = [
-        [n, median(rates[n]), f"{min(rates[n]):,.0f}-{max(rates[n]):,.0f}", median(rates[n]) / one]
-        for n in WORKER_COUNTS
-    ]
+    sides = ["service", "PostgreSQL", "load generator"]
+    rows = []
+    for n in WORKER_COUNTS:
+        busy = {side: median([round_[side] for round_ in cores[n]]) for side in sides}
+        rows.append(
+            [
+                n,
+                median(rates[n]),
+                f"{min(rates[n]):,.0f}-{max(rates[n]):,.0f}",
+                median(rates[n]) / one,
+            ]
+            + [f"{busy[side]:.2f}" for side in sides]
+            + [f"{sum(busy.values()):.2f}"]
+        )
+    one_worker_total = float(rows[0][-1])
     return table(
         f"PostgreSQL, GET order_total by worker processes, {CONNECTIONS} connections "
         f"(median of {SCALING_ROUNDS}; {os.cpu_count()} cores, load average "
-        f"{load_before:.1f} before, {load_after:.1f} after; the load generator itself "
-        f"kept {generator:.2f} of a core busy)",
-        ["workers", "requests/s", "slowest-fastest round", "x one worker"],
+        f"{load_before:.1f} before, {load_after:.1f} after). One worker's run kept "
+        f"{one_worker_total:.2f} cores busy, so {os.cpu_count()} cores allow at most "
+        f"{os.cpu_count() / one_worker_total:.2f}x one worker",
+        ["workers", "requests/s", "slowest-fastest round", "x one worker"]
+        + [f"cores: {side}" for side in sides]
+        + ["cores: all"],
         rows,
     )
 

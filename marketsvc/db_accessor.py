@@ -8,7 +8,7 @@ safe to call from many tasks at once.
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import aclosing
+from contextlib import aclosing, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -100,23 +100,25 @@ async def uncancelled(awaitable):
     call = asyncio.create_task(_to_the_end(awaitable))
     _in_flight.add(call)
     call.add_done_callback(_in_flight.discard)
-    cancelled = None
-    # The anyio shield only saves work: without it a cancelled anyio scope
-    # would cancel this waiting task again at every turn of the event loop.
-    with anyio.CancelScope(shield=True):
-        while not call.done():
-            try:
-                await asyncio.wait([call])
-            except asyncio.CancelledError as exc:
-                cancelled = exc
-    if cancelled is not None:
+    try:
+        await asyncio.wait([call])
+    except asyncio.CancelledError as cancelled:
+        # The anyio shield only saves work: without it a cancelled anyio
+        # scope would cancel this waiting task again at every turn of the
+        # event loop. Entered only now, it costs nothing when no one cancels.
+        with anyio.CancelScope(shield=True):
+            while not call.done():
+                # A later cancellation is dropped: the first one goes on.
+                with suppress(asyncio.CancelledError):
+                    await asyncio.wait([call])
         if not call.cancelled():
             call.exception()  # retrieved: nobody is left to use the result
         raise cancelled
-    # An anyio cancellation arrives here: without this, a stream whose
+    # An anyio cancellation that came meanwhile is raised here (without a
+    # turn of the event loop when there is none): otherwise a stream whose
     # writes no longer wait (its client is gone) might never reach an await
     # that can be cancelled, and would run its query to the end.
-    await anyio.lowlevel.checkpoint()
+    await anyio.lowlevel.checkpoint_if_cancelled()
     return call.result()
 
 
