@@ -130,15 +130,6 @@ def add_new_order(customer_id: int, items: list[tuple[int, int]]) -> int:
                 raise NotFound(f"item {item_id} does not exist")
             session.add(OrderItem(order_id=order.id, item_id=item_id, quantity=quantity))
         return order.id
-# steps: delete from collections.abc
-# steps: delete execute_query
-# steps: delete CUSTOMERS
-# steps: delete CUSTOMER_EXISTS
-# steps: delete customer_exists
-# steps: delete ORDER_LINES
-# steps: delete group_order_lines
-# steps: delete ORDERS_BETWEEN
-# steps: delete ORDER_TOTAL
-# steps: delete ITEM_EXISTS
-# steps: delete INSERT_ORDER
-# steps: delete INSERT_ORDER_ITEM
+# steps: delete from collections.abc, execute_query, CUSTOMERS, CUSTOMER_EXISTS, customer_exists
+# steps: delete ORDER_LINES, group_order_lines, ORDERS_BETWEEN, ORDER_TOTAL, ITEM_EXISTS
+# steps: delete INSERT_ORDER, INSERT_ORDER_ITEM

@@ -101,8 +101,6 @@ def test_a_new_order_with_unknown_items_is_404_and_writes_nothing(client, query)
     assert response.json() == {"detail": "unknown item ids: [78]"}
     assert query("SELECT count(*) FROM orders") == [(3,)]
     assert query("SELECT count(*) FROM order_items") == [(6,)]
-# steps: delete test_order_total_with_a_bad_id_is_422
-# steps: delete test_a_bare_date_covers_its_whole_day
-# steps: delete test_both_bounds_are_included
-# steps: delete test_no_orders_between_dates_is_an_empty_list
+# steps: delete test_order_total_with_a_bad_id_is_422, test_a_bare_date_covers_its_whole_day
+# steps: delete test_both_bounds_are_included, test_no_orders_between_dates_is_an_empty_list
 # steps: delete test_a_new_order_with_an_unknown_item_is_404_and_writes_nothing
