@@ -17,7 +17,6 @@ async def execute_insert_query(
     async with get_engine().begin() as conn:
         result = await conn.execute(statement, params)
         return result.first() if result.returns_rows else None
-# >>> exercise: stream-query
 
 
 async def stream_query(
@@ -29,6 +28,7 @@ async def stream_query(
     connection stays checked out while the caller iterates and goes back to
     the pool when the generator finishes or is closed.
     """
+    # >>> exercise: stream-query
     conn = await get_engine().connect()
     try:
         result = await conn.stream(statement, params)
@@ -39,18 +39,7 @@ async def stream_query(
         # being cancelled (client gone, a timeout), so the connection goes
         # back to the pool instead of being abandoned half-closed.
         await uncancelled(conn.close())
-# --- stub
-
-
-async def stream_query(
-    statement: Executable, params: dict | None = None, *, batch_rows: int = STREAM_BATCH_ROWS
-) -> AsyncIterator[Sequence[Row]]:
-    """Yield the rows of a read in batches, from a server-side cursor.
-
-    Memory holds one batch at a time however large the result. The
-    connection stays checked out while the caller iterates and goes back to
-    the pool when the generator finishes or is closed.
-    """
+    # --- stub
     # TODO (exercise stream-query): yield the rows batch_rows at a time, fetched
     # from the cursor as the caller asks (execute_query() above takes them all).
     # The connection goes back to the pool however the generator ends, also when
@@ -58,7 +47,7 @@ async def stream_query(
     # `./run.sh customers` then answers.
     raise NotImplementedError("exercise stream-query: write stream_query")
     yield  # a `yield` anywhere makes this function an async generator
-# <<< exercise: stream-query
+    # <<< exercise: stream-query
 # steps: edit group_order_lines
 #-                    "total": Decimal("0.00"),
 #+                    "total": 0,
