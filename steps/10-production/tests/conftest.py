@@ -115,7 +115,7 @@ def snapshot(sql) -> Callable[[], dict[str, list[tuple]]]:
     """snapshot(): every row of every table, to show that a request changed nothing."""
 
     def take() -> dict[str, list[tuple]]:
-        return {table: sorted(sql(f"SELECT * FROM {table}")) for table in schema.TABLES}
+        return {table: sorted(sql(f"SELECT * FROM {table}")) for table in schema.ALL_TABLES}
 
     return take
 
