@@ -594,6 +594,29 @@ def test_a_piece_can_come_from_another_file_of_main(fake: steps.Source):
     assert three["tests/test_again.py"] == b"import os\n\n\ndef test_main():\n    assert os.sep\n"
 
 
+def test_one_delete_can_name_several_pieces(fake: steps.Source):
+    fake.files.put("marketsvc/many.py", b"import os\n\nA = 1\nB = 2\nprint(A, B)\nC = 3\n")
+    fake.files.put(  # a key that holds a comma is read whole
+        "steps/03-middle-3/marketsvc/many.py",
+        b"# steps: patch main\n# steps: delete import os, A,C\n# steps: delete print(A, B)\n",
+    )
+    three = steps.build_tree("step-3-middle-3", fake)
+    assert three["marketsvc/many.py"] == b"B = 2\n"
+
+
+def test_added_lines_before_any_anchor_go_at_the_top_of_the_piece(fake: steps.Source):
+    fake.files.put(
+        "steps/03-middle-3/tests/test_value.py",
+        b"# steps: patch\n# steps: edit test_value\n#+@pytest.mark.slow\n"
+        b"#=def test_value():\n#+    # checked\n",
+    )
+    three = steps.build_tree("step-3-middle-3", fake)
+    assert three["tests/test_value.py"] == (
+        b"from marketsvc import VALUE\n\n\n@pytest.mark.slow\ndef test_value():\n"
+        b"    # checked\n    assert VALUE\n"
+    )
+
+
 def test_a_piece_from_elsewhere_brings_its_blank_lines_unless_given_some(fake: steps.Source):
     fake.files.put("tests/helpers.py", b"import os\n\n\ndef helper():\n    return os.sep\n")
     fake.files.put(  # a whole file, and a patch that adds the piece

@@ -132,13 +132,11 @@ def python_file(
     header = {"previous": pieces.PATCH_HEADER, "main": pieces.MAIN_PATCH_HEADER}.get(kind, "")
     main = main_module(src, relative)
     module = pieces.split(text.removeprefix(header), where)
-    module = pieces.expand(
-        module,
-        lambda path: main_module(src, path),
-        where,
-        relative,
-        lambda path: previous_module(previous, path, where),
-    )
+    sources = {
+        "main": lambda path: main_module(src, path),
+        "previous": lambda path: module_at(previous, path, f"{path} before {where}"),
+    }
+    module = pieces.expand(module, sources, where, relative)
     if kind is None:
         if stray := [p for p in module.pieces if p.verb not in (None, *pieces.OWNERS)]:
             raise StepsError(
@@ -151,26 +149,26 @@ def python_file(
             raise StepsError(f"{where}: `# steps: patch main`, but main has no {relative}")
         below = main
     elif relative in tree:
-        below = pieces.split(tree[relative].decode("utf-8"), f"{relative} below {where}")
+        below = module_at(tree, relative, f"{relative} below {where}")
     else:
         raise StepsError(f"{where}: a patch, but the previous step has no {relative} to patch")
     return pieces.apply_patch(below, module, where).text
+
+
+def module_at(files: Tree | None, relative: str, where: str) -> pieces.Module | None:
+    """The file at that path in pieces (main's, the previous step's, the one
+    below a patch); None when there is no such file."""
+    if files is None or relative not in files:
+        return None
+    return pieces.split(files[relative].decode("utf-8"), where)
 
 
 def main_module(src: Source, relative: str) -> pieces.Module | None:
     """Main's file at that path, in pieces (read once per source)."""
     key = ("main", relative)
     if key not in src.built:
-        data = src.files.get(relative)
-        src.built[key] = None if data is None else pieces.split(data.decode(), f"main's {relative}")
+        src.built[key] = module_at(src.files, relative, f"main's {relative}")
     return src.built[key]
-
-
-def previous_module(previous: Tree | None, relative: str, where: str) -> pieces.Module | None:
-    """The previous step's finished file at that path, in pieces."""
-    if previous is None or relative not in previous:
-        return None
-    return pieces.split(previous[relative].decode("utf-8"), f"{relative} before {where}")
 
 
 def replace_service(tree: Tree, main: Tree) -> None:

@@ -19,6 +19,8 @@ removes that line, `#+` and a line adds one, `#=` and a line only anchors the
 edit that follows. Each edit applies at the first place, after the previous
 edit, where its `#=` and `#-` lines appear together; when main's piece no
 longer has them, the build fails and names the step, the file and the piece.
+`#+` lines before any `#=` or `#-` line go at the top of the piece (a
+decorator, say).
 
 A patch file lists only the pieces that differ from the file below it (the
 one the previous step left, or main's). Each replaces the piece with its key
@@ -30,6 +32,8 @@ takes the blank lines that stood right before it in its source. Two more
 directives work in patches:
 
     # steps: delete KEY       the piece KEY is gone from here on
+    # steps: delete KEY, KEY  several pieces at once (a key that holds a comma
+                              is read whole when the file below has it)
     # steps: after KEY        the next new piece goes in after KEY
     # steps: edit KEY         the piece KEY below, changed by the edit lines
                               that follow (as after `main`)
@@ -169,23 +173,20 @@ OTHER_FILE = re.compile(r"^(?P<path>[^\s:]+\.py)::(?P<key>.+)$")
 
 
 def expand(
-    module: Module,
-    main_of: Callable[[str], Module | None],
-    where: str,
-    main_path: str,
-    previous_of: Callable[[str], Module | None] = lambda _path: None,
+    module: Module, sources: dict[str, Callable[[str], Module | None]], where: str, own_path: str
 ) -> Module:
     """Replace every `# steps: main KEY` with main's piece KEY, and every
-    `# steps: previous KEY` with the previous step's; main_of(path) and
-    previous_of(path) give that file in pieces (None when there is none)."""
+    `# steps: previous KEY` with the previous step's: sources[verb](path)
+    gives that file in pieces (None when there is none); own_path is the
+    path of the file being built, where KEY alone is looked up."""
     pieces = []
     for piece in module.pieces:
         if piece.verb in OWNERS:
-            verb, named, path = piece.verb, piece.key, main_path
+            verb, named, path = piece.verb, piece.key, own_path
             if other := OTHER_FILE.match(named):  # the piece keeps KEY as its key
                 piece = Piece(other["key"], piece.lead, piece.body, verb, piece.edits)
                 path = other["path"]
-            source = (main_of if verb == "main" else previous_of)(path)
+            source = sources[verb](path)
             index = None if source is None else source.find(piece.key)
             if index is None:
                 what = "has no piece" if source is not None else "is not a file, so it has no piece"
@@ -205,39 +206,47 @@ def expand(
 
 def apply_patch(below: Module, patch: Module, where: str) -> Module:
     """The file below with the patch's pieces laid on it."""
-    result, cursor = list(below.pieces), 0
+    result, cursor = Module(list(below.pieces)), 0
 
     def locate(key: str) -> int:
-        index = next((i for i, piece in enumerate(result) if piece.key == key), None)
+        index = result.find(key)
         if index is None:
-            raise StepsError(f"{where}: no piece {key!r} in the file below; it has {keys()}")
+            have = ", ".join(result.keys()) or "none"
+            raise StepsError(f"{where}: no piece {key!r} in the file below; it has {have}")
         return index
-
-    def keys() -> str:
-        return ", ".join(piece.key for piece in result) or "none"
 
     for piece in patch.pieces:
         if piece.verb == "after":
             cursor = locate(piece.key) + 1
         elif piece.verb == "delete":
-            index = locate(piece.key)
-            del result[index]
-            cursor = index if cursor > index else cursor
+            for key in deleted_keys(piece.key, result):
+                index = locate(key)
+                del result.pieces[index]
+                cursor = index if cursor > index else cursor
         elif piece.verb == "edit":
             index = locate(piece.key)
-            old = result[index]
+            old = result.pieces[index]
             body = edited(old.body, piece.edits, f"{where}: `# steps: edit {piece.key}`")
-            result[index] = Piece(piece.key, kept_lead(piece, old), body)
+            result.pieces[index] = Piece(piece.key, kept_lead(piece, old), body)
             cursor = index + 1
         else:  # code, or main's piece
-            index = next((i for i, old in enumerate(result) if old.key == piece.key), None)
+            index = result.find(piece.key)
             if index is None:
-                result.insert(cursor, Piece(piece.key, own_lead(piece), piece.body))
+                result.pieces.insert(cursor, Piece(piece.key, own_lead(piece), piece.body))
                 cursor += 1
             else:
-                result[index] = Piece(piece.key, kept_lead(piece, result[index]), piece.body)
+                old = result.pieces[index]
+                result.pieces[index] = Piece(piece.key, kept_lead(piece, old), piece.body)
                 cursor = index + 1
-    return Module(result, patch.tail if patch.tail.strip() else below.tail)
+    return Module(result.pieces, patch.tail if patch.tail.strip() else below.tail)
+
+
+def deleted_keys(named: str, below: Module) -> list[str]:
+    """The keys of `# steps: delete KEY, KEY, ...`; a key of the file below
+    that holds a comma itself is one key."""
+    if below.find(named) is not None:
+        return [named]
+    return [key.strip() for key in named.split(",")]
 
 
 def blank_lines_before(piece: Piece) -> str:
@@ -285,8 +294,10 @@ def edited(body: str, edits: tuple[str, ...], where: str) -> str:
     lines, cursor = body.splitlines(keepends=True), 0
     for anchor, removed, added in hunks(edits):
         old = anchor + removed
-        if not old:
-            raise StepsError(f"{where}: an edit needs a `#=` or `#-` line to say where it goes")
+        if not old:  # `#+` lines before any other: the top of the piece
+            lines[0:0] = added
+            cursor = len(added)
+            continue
         at = next(
             (i for i in range(cursor, len(lines) - len(old) + 1) if lines[i : i + len(old)] == old),
             None,

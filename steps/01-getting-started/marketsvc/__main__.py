@@ -39,12 +39,5 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Marketplace on http://{settings.host}:{settings.port}  (API docs at /docs)")
     uvicorn.run("marketsvc.server:app", host=settings.host, port=settings.port)
     return 0
-
-
-def fail(message: str) -> int:
-    print(f"marketsvc: {message}", file=sys.stderr)
-    return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+# steps: main fail
+# steps: main if __name__ == "__main__":

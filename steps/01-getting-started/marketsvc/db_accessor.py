@@ -20,10 +20,7 @@ TABLES = ["order_items", "orders", "customer", "address", "item"]
 
 _database: str | None = None
 _echo = False
-
-
-class NotFound(LookupError):
-    """Something the request names does not exist; the message says what."""
+# steps: main NotFound
 
 
 # --- connections -------------------------------------------------------------

@@ -18,27 +18,18 @@ MAX_QUANTITY = 10_000
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 # steps: main AddressOut
 # steps: main CustomerOut
-
-
-class OrderLineOut(BaseModel):
-    item_id: int
-    name: str
-    price: float
-    quantity: int
-    total: float
-
-
-class OrderOut(BaseModel):
-    order_id: int
-    order_time: datetime
-    items: list[OrderLineOut]
-    total: float
+# steps: main OrderLineOut
+#-    price: Money
+#+    price: float
+#-    total: Money
+#+    total: float
+# steps: main OrderOut
+#-    total: Money
+#+    total: float
 # steps: main OrderWithCustomerOut
-
-
-class OrderTotalOut(BaseModel):
-    order_id: int
-    total: float
+# steps: main OrderTotalOut
+#-    total: Money
+#+    total: float
 
 
 class OrdersTotalIn(BaseModel):

@@ -50,12 +50,7 @@ def test_a_bad_database_url_is_one_clear_line(tmp_path):
     assert result.returncode != 0
     assert result.stderr.startswith("marketsvc: ")
     assert len(result.stderr.strip().splitlines()) == 1
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# steps: main bench/common.py::free_port
 
 
 def test_serve_answers_on_the_configured_port(tmp_path):

@@ -232,8 +232,4 @@ def add_new_order(customer_id: int, items: list[tuple[int, int]]) -> int:
         conn.commit()
         # <<< exercise: begin-once
     return order_id
-# steps: delete import sqlite3
-# steps: delete _database
-# steps: delete _echo
-# steps: delete sqlite_path
-# steps: delete connect
+# steps: delete import sqlite3, _database, _echo, sqlite_path, connect

@@ -46,25 +46,13 @@ def get_customers() -> list[dict[str, Any]]:
 # --- orders ------------------------------------------------------------------
 
 
-def order_json(order: Order) -> dict[str, Any]:
-    """An order with its lines, following the relationships from the order."""
-    lines = [
-        {
-            "item_id": line.item_id,
-            "name": line.item.name,
-            "price": line.item.price,
-            "quantity": line.quantity,
-            "total": line.item.price * line.quantity,
-        }
-        for line in order.items
-    ]
-    return {
-        "order_id": order.id,
-        "customer_id": order.customer_id,
-        "order_time": order.order_time,
-        "items": lines,
-        "total": sum(line["total"] for line in lines),
-    }
+# steps: main order_json
+#-    """An ORM Order (items loaded) as the API shows it, totals exact."""
+#+    """An order with its lines, following the relationships from the order."""
+#-        for line in sorted(order.items, key=lambda line: line.item_id)
+#+        for line in order.items
+#-        "total": sum((line["total"] for line in lines), Decimal("0.00")),
+#+        "total": sum(line["total"] for line in lines),
 
 
 def get_orders_of_customer(customer_id: int) -> list[dict[str, Any]]:
@@ -130,15 +118,6 @@ def add_new_order(customer_id: int, items: list[tuple[int, int]]) -> int:
                 raise NotFound(f"item {item_id} does not exist")
             session.add(OrderItem(order_id=order.id, item_id=item_id, quantity=quantity))
         return order.id
-# steps: delete from collections.abc
-# steps: delete execute_query
-# steps: delete CUSTOMERS
-# steps: delete CUSTOMER_EXISTS
-# steps: delete customer_exists
-# steps: delete ORDER_LINES
-# steps: delete group_order_lines
-# steps: delete ORDERS_BETWEEN
-# steps: delete ORDER_TOTAL
-# steps: delete ITEM_EXISTS
-# steps: delete INSERT_ORDER
-# steps: delete INSERT_ORDER_ITEM
+# steps: delete from collections.abc, execute_query, CUSTOMERS, CUSTOMER_EXISTS, customer_exists
+# steps: delete ORDER_LINES, group_order_lines, ORDERS_BETWEEN, ORDER_TOTAL, ITEM_EXISTS
+# steps: delete INSERT_ORDER, INSERT_ORDER_ITEM

@@ -18,8 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         return serve(settings)
     return run_db_command(settings, init_db_command(settings, args.reset))
-# steps: delete create_db_command
-# steps: delete seed_command
+# steps: delete create_db_command, seed_command
 
 
 def serve(settings: Settings) -> int:

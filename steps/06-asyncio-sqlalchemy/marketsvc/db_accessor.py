@@ -17,7 +17,6 @@ async def execute_insert_query(
     async with get_engine().begin() as conn:
         result = await conn.execute(statement, params)
         return result.first() if result.returns_rows else None
-# >>> exercise: stream-query
 
 
 async def stream_query(
@@ -29,6 +28,7 @@ async def stream_query(
     connection stays checked out while the caller iterates and goes back to
     the pool when the generator finishes or is closed.
     """
+    # >>> exercise: stream-query
     conn = await get_engine().connect()
     try:
         result = await conn.stream(statement, params)
@@ -39,18 +39,7 @@ async def stream_query(
         # being cancelled (client gone, a timeout), so the connection goes
         # back to the pool instead of being abandoned half-closed.
         await uncancelled(conn.close())
-# --- stub
-
-
-async def stream_query(
-    statement: Executable, params: dict | None = None, *, batch_rows: int = STREAM_BATCH_ROWS
-) -> AsyncIterator[Sequence[Row]]:
-    """Yield the rows of a read in batches, from a server-side cursor.
-
-    Memory holds one batch at a time however large the result. The
-    connection stays checked out while the caller iterates and goes back to
-    the pool when the generator finishes or is closed.
-    """
+    # --- stub
     # TODO (exercise stream-query): yield the rows batch_rows at a time, fetched
     # from the cursor as the caller asks (execute_query() above takes them all).
     # The connection goes back to the pool however the generator ends, also when
@@ -58,7 +47,7 @@ async def stream_query(
     # `./run.sh customers` then answers.
     raise NotImplementedError("exercise stream-query: write stream_query")
     yield  # a `yield` anywhere makes this function an async generator
-# <<< exercise: stream-query
+    # <<< exercise: stream-query
 # steps: edit group_order_lines
 #-                    "total": Decimal("0.00"),
 #+                    "total": 0,
@@ -163,42 +152,14 @@ async def add_new_order(customer_id: int, items: list[tuple[int, int]]) -> int:
     ]
     await execute_insert_query(OrderItem.__table__.insert(), lines)
     return order_id
-# steps: delete from contextlib
-# steps: delete from sqlalchemy.exc
-# steps: delete from sqlalchemy.ext.asyncio
-# steps: delete from sqlalchemy.orm
-# steps: delete ORDER_TOTAL_OF
-# steps: delete order_json
-# steps: delete import time
-# steps: delete from dataclasses
-# steps: delete from itertools
-# steps: delete from sqlalchemy.exc #2
-# steps: delete from marketsvc
-# steps: delete from marketsvc.db.unavailable
-# steps: delete MIDSTREAM_PATIENCE
-# steps: delete one_error
-# steps: delete patiently
-# steps: delete after_key
-# steps: delete _store_order
-# steps: delete CANCEL_WINDOW
-# steps: delete cancel_order
 # steps: edit from datetime
 #-from datetime import UTC, datetime, timedelta
 #+from datetime import UTC, datetime
-# steps: delete ORDERS_CHANNEL
-# steps: delete announce_order
-# steps: delete FeedRead
-# steps: delete ORDER_WRITERS
-# steps: delete order_writers
-# steps: delete has_gap
-# steps: delete read_orders_after
-# steps: delete latest_order_id
-# steps: delete count_customers
-# steps: delete count_orders
-# steps: delete revenue
-# steps: delete top_item
-# steps: delete STATS
-# steps: delete get_stats
-# steps: delete Conflict
-# steps: delete list_items
-# steps: delete create_item
+# steps: delete from contextlib, from sqlalchemy.exc, from sqlalchemy.ext.asyncio
+# steps: delete from sqlalchemy.orm, ORDER_TOTAL_OF, order_json, import time, from dataclasses
+# steps: delete from itertools, from sqlalchemy.exc #2, from marketsvc
+# steps: delete from marketsvc.db.unavailable, MIDSTREAM_PATIENCE, one_error, patiently, after_key
+# steps: delete _store_order, CANCEL_WINDOW, cancel_order, ORDERS_CHANNEL, announce_order, FeedRead
+# steps: delete ORDER_WRITERS, order_writers, has_gap, read_orders_after, latest_order_id
+# steps: delete count_customers, count_orders, revenue, top_item, STATS, get_stats, Conflict
+# steps: delete list_items, create_item

@@ -50,6 +50,4 @@ def in_db(database_url: str) -> Callable[[Callable[[], Awaitable[Any]]], Any]:
 def checked_out() -> Callable[[], int]:
     """checked_out(): how many of the service's connections are out of its pool now."""
     return lambda: get_engine().pool.checkedout()
-# steps: delete from sqlalchemy
-# steps: delete from marketsvc
-# steps: delete statements
+# steps: delete from sqlalchemy, from marketsvc, statements

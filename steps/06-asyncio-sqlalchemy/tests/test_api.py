@@ -16,13 +16,10 @@ def test_every_route_is_a_coroutine():
         # An event stream's route is an async generator (async def with yield).
         is_async = inspect.iscoroutinefunction(endpoint) or inspect.isasyncgenfunction(endpoint)
         assert is_async, f"{route.path} is not `async def`"
-
-
-@pytest.mark.exercise("stream-query")
-def test_start_up_loads_marketdb_sql_into_an_empty_database(tmp_path):
-    app = create_app(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'empty'}"))
-    with TestClient(app) as client:
-        assert [c["id"] for c in client.get("/api/customers").json()] == [1, 2, 3]
+# steps: edit test_start_up_loads_marketdb_sql_into_an_empty_database
+#+@pytest.mark.exercise("stream-query")
+#-    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'empty'}"))
+#+    app = create_app(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'empty'}"))
 
 
 def test_a_restart_keeps_what_is_there(database_url, query):
@@ -32,9 +29,7 @@ def test_a_restart_keeps_what_is_there(database_url, query):
         assert client.get("/api/order_total/4").status_code == 200
     assert query("SELECT count(*) FROM orders") == [(4,)]
 # steps: edit test_customers
-#-def test_customers(client):
 #+@pytest.mark.exercise("stream-query")
-#+def test_customers(client):
 # steps: edit test_orders_of_an_unknown_customer_is_404
 #-    assert "customer 99" in response.json()["detail"]
 #+    assert response.json() == {"detail": "customer 99 does not exist"}
@@ -47,18 +42,8 @@ def test_orders_total_names_every_unknown_order(client):
     response = client.post("/api/orders_total", json={"orders": [1, 99, 2, 98, 99]})
     assert response.status_code == 404
     assert response.json() == {"detail": "unknown order ids: [98, 99]"}
-
-
-# --- GET /api/orders_between_dates/{before}/{after} --------------------------------
-
-
-@pytest.mark.exercise("stream-query")
-def test_orders_between_dates(client):
-    response = client.get("/api/orders_between_dates/2024-03-15/2024-03-01")
-    assert response.status_code == 200
-    orders = response.json()
-    assert [(o["order_id"], o["customer_id"]) for o in orders] == [(1, 1), (2, 2)]
-    assert orders[0] == {**ORDER_1, "customer_id": 1}
+# steps: edit test_orders_between_dates
+#+@pytest.mark.exercise("stream-query")
 
 
 @pytest.mark.exercise("stream-query")
@@ -101,8 +86,6 @@ def test_a_new_order_with_unknown_items_is_404_and_writes_nothing(client, query)
     assert response.json() == {"detail": "unknown item ids: [78]"}
     assert query("SELECT count(*) FROM orders") == [(3,)]
     assert query("SELECT count(*) FROM order_items") == [(6,)]
-# steps: delete test_order_total_with_a_bad_id_is_422
-# steps: delete test_a_bare_date_covers_its_whole_day
-# steps: delete test_both_bounds_are_included
-# steps: delete test_no_orders_between_dates_is_an_empty_list
+# steps: delete test_order_total_with_a_bad_id_is_422, test_a_bare_date_covers_its_whole_day
+# steps: delete test_both_bounds_are_included, test_no_orders_between_dates_is_an_empty_list
 # steps: delete test_a_new_order_with_an_unknown_item_is_404_and_writes_nothing

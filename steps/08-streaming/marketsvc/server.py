@@ -11,8 +11,7 @@ from marketsvc import db_accessor, events, research
 #+    QueryIn,
 from marketsvc.streaming import StreamedJSON, start_stream
 # steps: after IdPath
-# What a 503 tells the client to wait before it tries again.
-RETRY_AFTER_SECONDS = 1
+# steps: main RETRY_AFTER_SECONDS
 # steps: edit create_app
 #=        app.state.settings = settings
 #+        app.state.research = None

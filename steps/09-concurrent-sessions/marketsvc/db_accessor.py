@@ -52,25 +52,20 @@ async def get_stats() -> dict[str, Any]:
 # <<< exercise: session-per-task
 # steps: main Conflict
 # steps: main list_items
-
-
-async def create_item(
-    session: AsyncSession, name: str, price: Decimal, description: str | None
-) -> Item:
-    """Insert an item; Conflict when the name is taken.
-
-    The database's UNIQUE constraint is the judge (a check-then-insert would
-    race with a concurrent request). After the IntegrityError the session is
-    rolled back, so the caller can go on using it.
-    """
-    item = Item(name=name, price=price, description=description)
-    session.add(item)
-    try:
-        await session.commit()
-    except IntegrityError:
-        await session.rollback()
-        raise Conflict(f"an item named {name!r} already exists") from None
-    return item
+# steps: main create_item
+#-    race with a concurrent request). write_session queues the write behind
+#-    the service's other writers and rolls the session back after the
+#-    IntegrityError, so the caller can go on using it.
+#+    race with a concurrent request). After the IntegrityError the session is
+#+    rolled back, so the caller can go on using it.
+#=    item = Item(name=name, price=price, description=description)
+#+    session.add(item)
+#=    try:
+#-        async with write_session(session):
+#-            session.add(item)
+#+        await session.commit()
+#=    except IntegrityError:
+#+        await session.rollback()
 # >>> exercise: integrity-409
 # --- stub
 # steps: edit create_item

@@ -50,6 +50,5 @@ async def _store_order(
 # <<< exercise: atomic-writes
 # >>> exercise: capstone-cancel
 # --- stub
-# steps: delete CANCEL_WINDOW
-# steps: delete cancel_order
+# steps: delete CANCEL_WINDOW, cancel_order
 # <<< exercise: capstone-cancel

@@ -45,8 +45,7 @@ CENT = Decimal("0.01")
 # steps: previous OrdersTotalIn
 # steps: previous NewOrderLine
 # steps: previous NewOrderIn
-# steps: delete storable
-# steps: delete Name
+# steps: delete storable, Name
 # steps: previous ItemIn
 # steps: previous ItemOut
 # steps: previous StatsOut

@@ -115,15 +115,10 @@ def snapshot(sql) -> Callable[[], dict[str, list[tuple]]]:
     """snapshot(): every row of every table, to show that a request changed nothing."""
 
     def take() -> dict[str, list[tuple]]:
-        return {table: sorted(sql(f"SELECT * FROM {table}")) for table in schema.TABLES}
+        return {table: sorted(sql(f"SELECT * FROM {table}")) for table in schema.ALL_TABLES}
 
     return take
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# steps: main bench/common.py::free_port
 
 
 @pytest.fixture

@@ -33,54 +33,31 @@ class Base(DeclarativeBase):
     pass
 # steps: main Item
 # steps: main Address
-
-
-class Customer(Base):
-    __tablename__ = "customer"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100))
-    address_id: Mapped[int] = mapped_column(ForeignKey("address.id"), index=True)
-
-    # Many-to-one: customer.address is the Address whose id is address_id.
-    address: Mapped[Address] = relationship()
-    # One-to-many, and the other side of Order.customer: back_populates keeps
-    # the two in step in Python.
-    orders: Mapped[list["Order"]] = relationship(back_populates="customer")
-
-
-class Order(Base):
-    __tablename__ = "orders"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
-    order_time: Mapped[datetime] = mapped_column(Timestamp, index=True)
-
-    customer: Mapped[Customer] = relationship(back_populates="orders")
-    # >>> exercise: relationships
-    items: Mapped[list["OrderItem"]] = relationship(
-        back_populates="order", order_by="OrderItem.item_id"
-    )
-    # --- stub
-    # TODO (exercise relationships): add `items`, the order's lines in item id
-    # order, in step with OrderItem.order (as Customer.orders with Order.customer).
-    # <<< exercise: relationships
-
-
-class OrderItem(Base):
-    """One line of an order: which item, how many."""
-
-    __tablename__ = "order_items"
-    __table_args__ = (CheckConstraint("quantity > 0"),)
-
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), primary_key=True)
-    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), primary_key=True, index=True)
-    quantity: Mapped[int]
-
-    # >>> exercise: relationships
-    order: Mapped[Order] = relationship(back_populates="items")
-    item: Mapped[Item] = relationship()
-    # --- stub
-    # TODO (exercise relationships): add `order` and `item`, the Order and the
-    # Item this line points to. Then order.items[0].item.name works.
-    # <<< exercise: relationships
+# steps: main Customer
+#=    address_id: Mapped[int] = mapped_column(ForeignKey("address.id"), index=True)
+#=
+#+    # Many-to-one: customer.address is the Address whose id is address_id.
+#=    address: Mapped[Address] = relationship()
+#+    # One-to-many, and the other side of Order.customer: back_populates keeps
+#+    # the two in step in Python.
+# steps: main Order
+#-    items: Mapped[list["OrderItem"]] = relationship(back_populates="order")
+# >>> exercise: relationships
+#+    items: Mapped[list["OrderItem"]] = relationship(
+#+        back_populates="order", order_by="OrderItem.item_id"
+#+    )
+# --- stub
+#+    # TODO (exercise relationships): add `items`, the order's lines in item id
+#+    # order, in step with OrderItem.order (as Customer.orders with Order.customer).
+# <<< exercise: relationships
+# steps: main OrderItem
+#=class OrderItem(Base):
+#+    """One line of an order: which item, how many."""
+#+
+# >>> exercise: relationships
+# --- stub
+#-    order: Mapped[Order] = relationship(back_populates="items")
+#-    item: Mapped[Item] = relationship()
+#+    # TODO (exercise relationships): add `order` and `item`, the Order and the
+#+    # Item this line points to. Then order.items[0].item.name works.
+# <<< exercise: relationships

@@ -15,10 +15,6 @@ async def _load_schema_file(conn: AsyncConnection) -> None:
 #-    async with write_transaction(engine) as conn:
 #-        await take_startup_lock(conn)
 #+    async with engine.begin() as conn:
-# steps: delete STARTUP_LOCK_KEY
-# steps: delete take_startup_lock
-# steps: delete from sqlalchemy.engine
-# steps: delete from marketsvc.db.engine
-# steps: delete TABLES_WITH_GENERATED_IDS
-# steps: delete sync_id_sequences
+# steps: delete STARTUP_LOCK_KEY, take_startup_lock, from sqlalchemy.engine
+# steps: delete from marketsvc.db.engine, TABLES_WITH_GENERATED_IDS, sync_id_sequences
 # steps: delete create_database

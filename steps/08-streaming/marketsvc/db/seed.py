@@ -5,5 +5,4 @@
 #-    async with write_transaction(engine) as conn:
 #+    async with engine.begin() as conn:
 #-        await sync_id_sequences(conn)
-# steps: delete from marketsvc.db.engine
-# steps: delete from marketsvc.db.schema
+# steps: delete from marketsvc.db.engine, from marketsvc.db.schema
