@@ -16,17 +16,20 @@ def test_gather_does_not_cancel_the_others_when_one_fails():
     finish, with nobody waiting for them."""
 
     async def scenario() -> tuple[bool, bool, str]:
+        answer = asyncio.Event()
+
         async def fail() -> None:
             raise LookupError("no price for Caviar")
 
         async def lookup() -> str:
-            await asyncio.sleep(0.05)
+            await answer.wait()  # a slow price service, until the test lets it answer
             return "5.0"
 
         milk = asyncio.create_task(lookup())
         with pytest.raises(LookupError):
             await asyncio.gather(fail(), milk)
         still_running = not milk.done() and not milk.cancelling()
+        answer.set()
         return still_running, milk.cancelled(), await milk
 
     assert asyncio.run(scenario()) == (True, False, "5.0")
