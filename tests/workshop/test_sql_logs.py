@@ -30,7 +30,12 @@ Its parts, separated by `;`, are done in order:
   echo on; the code the page shows for it (the ```python block right above
   the log, or the `await ...` of the paragraph above) must be part of it;
 - `script`: instead of a service, the page's ```bash block above the log,
-  run in the branch's tree.
+  run in the branch's tree;
+- `break PATH`: first, in a copy of the branch's tree, the page's last
+  ```diff block above the log is applied to the file PATH: its `-` lines
+  (with its ` ` lines, in order) must be there, once, and become its `+`
+  lines. So a page that says "break it like this, run that" shows what
+  the broken code really prints.
 
 The comparison is line by line, after taking out only what differs from run
 to run: the time at the start of a log line, the timings in `[generated in
@@ -49,6 +54,7 @@ import functools
 import os
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -95,6 +101,7 @@ class Block:
     python: str | None = None
     script: str | None = None
     snippet: str | None = None  # the page's ```python block above the log
+    edit: tuple[str, str, str] | None = None  # break: (path, old text, new text)
     expected: list[str] = field(default_factory=list)
 
     @property
@@ -111,16 +118,31 @@ def fences(lines: list[str], start: int) -> tuple[int, int, str]:
     return start, close + 1, opening["info"].strip()
 
 
-def previous_fence(lines: list[str], before: int) -> tuple[str, str] | None:
-    """(info, body) of the last code block above line `before`."""
+def previous_fence(lines: list[str], before: int, info: str = "") -> tuple[str, str] | None:
+    """(info, body) of the last code block above line `before` (with that info, if given)."""
     for start in range(before - 1, -1, -1):
         if FENCE.match(lines[start]):
             for opening in range(start - 1, -1, -1):
                 match = FENCE.match(lines[opening])
                 if match and lines[start].strip() == match["fence"]:
                     body = textwrap.dedent("\n".join(lines[opening + 1 : start]))
+                    if info and match["info"].strip() != info:
+                        return previous_fence(lines, opening, info)
                     return match["info"].strip(), body
     return None
+
+
+def diff_edit(body: str) -> tuple[str, str]:
+    """(old, new) text of a ```diff block's lines: `-` old, `+` new, ` ` both."""
+    old, new = [], []
+    for line in body.splitlines():
+        mark, code = line[:1], line[1:] + "\n"
+        assert mark in "-+ " and line, f"not a line of a diff: {line!r}"
+        if mark in "- ":
+            old.append(code)
+        if mark in "+ ":
+            new.append(code)
+    return "".join(old), "".join(new)
 
 
 def page_code(lines: list[str], before: int) -> str:
@@ -170,6 +192,10 @@ def parse_page(page: Path) -> Iterator[Block]:
             elif part == "script":
                 fence = previous_fence(lines, number)
                 block.script = fence[1] if fence and fence[0] == "bash" else None
+            elif word == "break":
+                fence = previous_fence(lines, number, "diff")
+                assert fence, f"{block.id}: `break` with no ```diff block above the log"
+                block.edit = (rest, *diff_edit(fence[1]))
             else:
                 block.commands.append(part)
         start, end, info = fences(lines, number + 1)
@@ -490,10 +516,22 @@ def snippet_source(name: str) -> str:
     raise AssertionError(f"sql_log_snippets.py has no async function {name}")
 
 
+def broken_copy(tree: Path, edit: tuple[str, str, str], dest: Path) -> Path:
+    """A copy of the tree with the page's edit made."""
+    path, old, new = edit
+    shutil.copytree(tree, dest, symlinks=True)
+    text_of_file = (dest / path).read_text(encoding="utf-8")
+    assert text_of_file.count(old) == 1, f"{path} no longer has, once:\n{old}"
+    (dest / path).write_text(text_of_file.replace(old, new), encoding="utf-8")
+    return dest
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("block", BLOCKS, ids=[block.id for block in BLOCKS])
-def test_the_sql_log_is_what_the_branch_prints(block: Block, tree, database):
+def test_the_sql_log_is_what_the_branch_prints(block: Block, tree, database, tmp_path):
     where = tree(block.branch)
+    if block.edit is not None:
+        where = broken_copy(where, block.edit, tmp_path / "broken")
     if block.python is not None:
         assert block.snippet, f"{block.id}: no ```python block above the log"
         shown = [line.strip() for line in block.snippet.splitlines()]

@@ -6,6 +6,7 @@ The tests that call db_accessor directly run in an event loop of their own
 
 import asyncio
 import time
+from contextlib import aclosing
 from datetime import datetime
 
 import pytest
@@ -108,6 +109,32 @@ def test_closing_a_stream_early_gives_its_connection_back(in_db, checked_out):
         return [row.id for row in first], during, checked_out()
 
     assert in_db(scenario) == ([1], 1, 0)
+
+
+@pytest.mark.exercise("stream-query")
+def test_a_cancel_during_the_streams_cleanup_cuts_nothing_off(in_db, checked_out):
+    async def read_slowly(started):
+        async with aclosing(db_accessor.stream_query(CUSTOMER_IDS, batch_rows=1)) as stream:
+            async for _batch in stream:
+                started.set()
+                await asyncio.sleep(10)  # a slow client: the first cancel() lands here
+
+    async def scenario():
+        engine = get_engine().sync_engine
+        invalidated = []
+        event.listen(engine.pool, "invalidate", lambda *_: invalidated.append("invalidated"))
+        started = asyncio.Event()
+        reader = asyncio.create_task(read_slowly(started))
+        # A second cancel() while the connection is being closed (a timeout,
+        # then the server shutting down): the close's ROLLBACK sends it.
+        event.listen(engine, "rollback", lambda _conn: reader.cancel())
+        await started.wait()
+        reader.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await reader
+        return invalidated, checked_out()
+
+    assert in_db(scenario) == ([], 0)
 
 
 # --- orders_total: a TaskGroup fan-out ----------------------------------------
