@@ -46,20 +46,8 @@ def test_orders_total_names_every_unknown_order(client):
 #+@pytest.mark.exercise("stream-query")
 
 
-@pytest.mark.exercise("stream-query")
-@pytest.mark.parametrize(
-    ("before", "after", "expected"),
-    [
-        ("2024-03-21", "2024-03-21", [3]),  # a bare date covers its whole day
-        ("2024-03-01T09:30:00", "2024-03-01T09:30:00", [1]),  # both bounds included
-        ("2024-03-10T16:05:00+02:00", "2024-03-10T14:05:00Z", [2]),  # offsets become UTC
-        ("2023-12-31", "2023-01-01", []),
-    ],
-)
-def test_orders_between_dates_bounds(client, before, after, expected):
-    response = client.get(f"/api/orders_between_dates/{before}/{after}")
-    assert response.status_code == 200
-    assert [o["order_id"] for o in response.json()] == expected
+# steps: main tests/test_routes.py::test_orders_between_dates_bounds
+#+@pytest.mark.exercise("stream-query")
 # steps: edit test_orders_between_bad_dates_is_422
 #=    assert response.status_code == 422
 #+    assert response.json()["detail"]

@@ -5,16 +5,23 @@ PostgreSQL as well.
 """
 
 import asyncio
+import contextlib
+import threading
+import time
+from collections import Counter
 from decimal import Decimal
 
+import httpx
 import pytest
 from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 
 from marketsvc import db_accessor
+from marketsvc.config import Settings
 from marketsvc.db import schema
 from marketsvc.db.engine import get_engine, write_transaction
 from marketsvc.schemas import OrderTotalOut
+from tests.conftest import free_port
 
 GOOD_LINE = {"id": 1, "quantity": 1}
 
@@ -220,3 +227,22 @@ def test_postgresql_sequences_move_past_the_sample_data(recording_connection):
     for table in ["item", "address", "customer", "orders"]:
         assert f"pg_get_serial_sequence('{table}', 'id')" in sent
     assert "setval" in sent and "MAX(id)" in sent
+
+
+# --- shutdown in the middle of a query throws no connection away ------------------
+# The finished service's own test: a real uvicorn server in this process, stopped as
+# SIGTERM stops it, on SQLite and (with MARKETSVC_TEST_DATABASE_URL) on PostgreSQL.
+
+TOKEN = "shutdown-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def settings(any_database_url: str) -> Settings:
+    return Settings(database_url=any_database_url)
+
+
+# steps: main tests/test_cancellation.py::POOL_EVENTS
+# steps: main tests/test_cancellation.py::pool_events
+# steps: main tests/test_cancellation.py::test_shutdown_during_a_query_cuts_off_no_connection
+# steps: main tests/test_cancellation.py::ask
