@@ -406,6 +406,40 @@ def test_a_query_cancelled_in_the_driver_call_loses_its_connection(any_url):
     assert seen == ["checkout", "invalidate", "checkin"]
 
 
+def test_async_with_finishes_the_close_whatever_cancels_it(any_url):
+    """The close at the end of `async with engine.connect()` runs in a task of
+    its own that SQLAlchemy waits for (the idea of step 6's uncancelled): two
+    cancel()s, one while the block waits and one during the close's ROLLBACK,
+    cut nothing off; the cancellation goes on once the connection is back."""
+    engine = create_async_engine(any_url)
+    seen: list[str] = []
+    for name in ("checkout", "invalidate", "checkin"):
+        event.listen(engine.sync_engine.pool, name, lambda *_, name=name: seen.append(name))
+
+    async def scenario() -> None:
+        inside = asyncio.Event()
+
+        async def hold() -> None:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+                inside.set()
+                await asyncio.sleep(10)  # the first cancel() lands here
+
+        try:
+            task = asyncio.create_task(hold())
+            # The second, while the close's ROLLBACK is on its way.
+            event.listen(engine.sync_engine, "rollback", lambda _conn: task.cancel())
+            await inside.wait()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        finally:
+            await engine.dispose()
+
+    asyncio.run(scenario())
+    assert seen == ["checkout", "checkin"]
+
+
 def test_tasks_sharing_one_async_connection_wait_for_each_other(any_url):
     """Two tasks on one AsyncConnection both get their answers: on aiosqlite
     the statements queue on the connection's thread, on asyncpg behind a lock

@@ -423,3 +423,37 @@ def test_run_sh_lists_and_accepts_only_what_the_branch_has(
             assert f"does not exist on {branch}" in refused.stderr
     assert "bench" not in listed  # the benchmarks stay on main
     assert "--reload" in listing  # every branch serves marketsvc.server:app with uvicorn
+
+
+# --------------------------------------------------------------------------
+# The check reports the pages show are what check prints
+# --------------------------------------------------------------------------
+
+CHECK_SUMMARY = re.compile(r"^step \d+: \d+ of \d+ done; course: \d+ of \d+$", re.M)
+PROGRESS = re.compile(r"^[.FEsxX]+ +\[\d+%\]$")
+
+
+def check_reports_on_pages() -> list[tuple[str, str, str]]:
+    """(page, branch, report) for each ```text block a step page shows as check's output."""
+    found = []
+    for page in sorted((steps.ROOT / "docs" / "steps").glob("*.md")):
+        text = page.read_text()
+        branch = re.search(r"^branch: (\S+)$", text, re.M)
+        for block in re.findall(r"^```text\n(.*?)^```$", text, re.M | re.S):
+            if CHECK_SUMMARY.search(block):
+                base = branch.group(1).removesuffix("-solved") + "-base"
+                found.append((page.name, base, block))
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+@pytest.mark.parametrize(("page", "branch", "report"), check_reports_on_pages())
+def test_a_check_report_on_a_page_is_what_check_prints(built, tmp_path, page, branch, report):
+    """Line for line, but for the row of dots (its order is pytest's business)."""
+    result = steps_command(clone(built, tmp_path / "clone", "--branch", branch), "check")
+
+    def lines(output: str) -> list[str]:
+        return [line.rstrip() for line in output.splitlines() if not PROGRESS.match(line)]
+
+    assert lines(result.stdout) == lines(report), f"{page}: ./run.sh check printed\n{result.stdout}"
