@@ -8,7 +8,7 @@ safe to call from many tasks at once.
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import aclosing, suppress
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -108,9 +108,10 @@ async def uncancelled(awaitable):
         # event loop. Entered only now, it costs nothing when no one cancels.
         with anyio.CancelScope(shield=True):
             while not call.done():
-                # A later cancellation is dropped: the first one goes on.
-                with suppress(asyncio.CancelledError):
+                try:
                     await asyncio.wait([call])
+                except asyncio.CancelledError:
+                    continue  # a later cancellation: the first one goes on
         if not call.cancelled():
             call.exception()  # retrieved: nobody is left to use the result
         raise cancelled

@@ -59,7 +59,9 @@ ADVICE = {
         " .unique() on the result before .scalars()/.all(), or use selectinload().",
     ),
     "await": (
-        r"coroutine .+ was never awaited",
+        # Not aiosqlite's own Connection.cursor(): a MissingGreenlet leaves
+        # that one behind, and the MissingGreenlet advice says what to do.
+        r"coroutine '(?!Connection\.cursor')[^']+' was never awaited",
         "A coroutine was called but never awaited (RuntimeWarning): an async def"
         " function does nothing until you put `await` before the call.",
     ),
