@@ -4,6 +4,7 @@ branch has. They run on real built branches (the `built` clone, or trees
 built from this checkout) and on the made-up course of test_steps.py.
 """
 
+import asyncio
 import json
 import os
 import queue
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tools import steps
+from tools.steps.check import failure_message
 
 from .conftest import clone, commit_as_main, git, run_steps
 from .test_steps import NO_PLUGINS, fake_course
@@ -272,6 +274,25 @@ def made_up_branch(tmp_path: Path, branch: str, extra_tests: str | None = None) 
 
 
 @pytest.mark.timeout(600)
+def test_check_speaks_for_the_one_error_inside_an_exception_group():
+    """A streamed body runs in a task group (anyio's, under Starlette): a stub's
+    NotImplementedError reaches the test wrapped in groups of one."""
+
+    async def stub():
+        raise NotImplementedError("exercise sse: write order_events")
+
+    async def run():
+        async with asyncio.TaskGroup() as group:
+            group.create_task(stub())
+
+    with pytest.raises(BaseExceptionGroup) as caught:
+        asyncio.run(run())
+    said = failure_message(ExceptionGroup("unhandled errors in a TaskGroup", [caught.value]))
+    assert said == "not written yet (the stub still raises NotImplementedError)"
+    two = ExceptionGroup("two", [ValueError("a"), KeyError("b")])
+    assert failure_message(two) == "ExceptionGroup: two (2 sub-exceptions)"
+
+
 def test_check_names_common_mistakes_and_keeps_tracebacks_for_v(tmp_path: Path):
     repo = made_up_branch(tmp_path, "step-2-extra-base", MISTAKES)
     quiet = steps_command(repo, "check", env=NO_PLUGINS)

@@ -6,6 +6,8 @@ verdicts down, independent of what the real steps contain.
 """
 
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -235,6 +237,27 @@ def test_no_marker_or_directive_reaches_a_branch(snapshot: Path):
             if markers.ANY_MARKER.search(text) or re.search(r"^# steps: ", text, re.M):
                 left.append(f"{name}:{path}")
     assert left == []
+
+
+def test_every_branch_passes_ruff(snapshot: Path, tmp_path: Path):
+    """What `./run.sh test` and `./run.sh fmt` hold an attendee's branch to:
+    a piece the builder leaves out must not leave the code around it
+    unformatted (an import group without its blank line, say)."""
+    src = steps.Source.from_worktree(snapshot)
+    failed = []
+    for name in steps.branch_names(src):
+        tree = steps.materialize(name, tmp_path / name, src)
+        assert tree
+        for check in (["check", "--quiet"], ["format", "--check", "--quiet"]):
+            result = subprocess.run(
+                [sys.executable, "-m", "ruff", *check, "."],
+                cwd=tmp_path / name,
+                capture_output=True,
+                text=True,
+            )
+            if result.returncode != 0:
+                failed.append(f"{name}: ruff {check[0]}\n{result.stdout}{result.stderr}")
+    assert failed == [], "\n".join(failed)
 
 
 def test_a_fix_in_main_reaches_every_branch_that_shares_the_code(snapshot: Path, tmp_path: Path):

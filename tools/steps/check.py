@@ -94,7 +94,13 @@ def exception_texts(error: BaseException) -> list[str]:
 
 
 def failure_message(error: BaseException) -> str:
-    """One line on what went wrong, from the exception a failing test raised."""
+    """One line on what went wrong, from the exception a failing test raised.
+
+    An exception group (a TaskGroup's, or anyio's around a streamed body)
+    with a single member speaks for that member.
+    """
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""
     name = type(error).__name__
     if isinstance(error, NotImplementedError) and text.startswith("exercise "):

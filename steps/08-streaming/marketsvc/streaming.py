@@ -8,6 +8,8 @@
 #-   can exit.
 #+   response is aborted, and the connection behind it goes back to the pool.
 # steps: delete from marketsvc
+
+# steps: main from marketsvc.db_accessor
 # steps: main StreamedJSON
 #-        complete = False
 #-
