@@ -377,13 +377,19 @@ def test_the_default_async_pool_lends_5_plus_10_and_keeps_5(database):
     assert asyncio.run(scenario()) == (15, 5)
 
 
+def pool_events(engine) -> list[str]:
+    """What the engine's pool does from now on: checkout, invalidate, checkin."""
+    seen: list[str] = []
+    for name in ("checkout", "invalidate", "checkin"):
+        event.listen(engine.sync_engine.pool, name, lambda *_, name=name: seen.append(name))
+    return seen
+
+
 def test_a_query_cancelled_in_the_driver_call_loses_its_connection(any_url):
     """Task.cancel() while the driver runs a statement: SQLAlchemy cannot know
     the connection's state and invalidates it (closes it, not back to the pool)."""
     engine = create_async_engine(any_url)
-    seen: list[str] = []
-    for name in ("checkout", "invalidate", "checkin"):
-        event.listen(engine.sync_engine.pool, name, lambda *_, name=name: seen.append(name))
+    seen = pool_events(engine)
 
     async def scenario() -> None:
         in_the_driver = asyncio.Event()
@@ -412,9 +418,7 @@ def test_async_with_finishes_the_close_whatever_cancels_it(any_url):
     cancel()s, one while the block waits and one during the close's ROLLBACK,
     cut nothing off; the cancellation goes on once the connection is back."""
     engine = create_async_engine(any_url)
-    seen: list[str] = []
-    for name in ("checkout", "invalidate", "checkin"):
-        event.listen(engine.sync_engine.pool, name, lambda *_, name=name: seen.append(name))
+    seen = pool_events(engine)
 
     async def scenario() -> None:
         inside = asyncio.Event()
