@@ -149,10 +149,10 @@ class BufferedStreamHandler(logging.StreamHandler):
 
     def __init__(self, stream=None):
         super().__init__(stream)
-        self.flush_due = False
+        self.flush_due_in = None  # the event loop that has a flush scheduled
 
     def flush(self) -> None:
-        self.flush_due = False
+        self.flush_due_in = None
         super().flush()
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -161,15 +161,16 @@ class BufferedStreamHandler(logging.StreamHandler):
         except Exception:
             self.handleError(record)
             return
-        if self.flush_due:
-            return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             self.flush()
             return
-        self.flush_due = True
-        loop.call_later(FLUSH_AFTER, self.flush)
+        # Compared by loop, not a flag: a loop that closed before its flush
+        # ran (one per TestClient, say) must not keep later lines waiting.
+        if self.flush_due_in is not loop:
+            self.flush_due_in = loop
+            loop.call_later(FLUSH_AFTER, self.flush)
 
 
 def uvicorn_log_config(log_format: str) -> dict:

@@ -235,3 +235,27 @@ def test_off_writes_no_line_but_still_returns_the_id(server):
     assert answer.headers["x-request-id"] == "quiet-1"
     time.sleep(0.3)
     assert server.lines() == []
+
+
+def test_buffered_lines_are_written_within_the_flush_delay_in_every_event_loop():
+    """A loop that ends before its scheduled flush runs (as each TestClient's
+    does) leaves no later line waiting in another loop."""
+    import asyncio
+    import io
+
+    from marketsvc.access_log import FLUSH_AFTER, BufferedStreamHandler
+
+    written = io.BytesIO()  # what reached the file: the wrapper keeps the rest
+    handler = BufferedStreamHandler(io.TextIOWrapper(written))
+    record = logging.LogRecord("marketsvc.access", logging.INFO, "", 0, "%s", ("line",), None)
+
+    async def emit_then_leave():
+        handler.emit(record)  # the flush it schedules never runs: the loop ends first
+
+    async def emit_and_wait():
+        handler.emit(record)
+        await asyncio.sleep(FLUSH_AFTER * 2)
+        return written.getvalue()
+
+    asyncio.run(emit_then_leave())
+    assert asyncio.run(emit_and_wait()) == b"line\nline\n"
