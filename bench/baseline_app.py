@@ -6,8 +6,8 @@
   route (FastAPI runs it in its thread pool), or with a plain asyncpg pool
   on PostgreSQL: the ceiling of the raw driver.
 - /engine/order_total/{id}: the same query through a bare AsyncEngine on the
-  service's driver (aiosqlite or asyncpg), default pool, no execution
-  options: the floor of SQLAlchemy's asyncio layer, which the service
+  service's driver (aiosqlite or asyncpg), a pool of the service's size,
+  no execution options: the floor of SQLAlchemy's asyncio layer, which the service
   builds on. Everything the service costs beyond it is the service's own.
 """
 
@@ -25,6 +25,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from marketsvc.config import Settings
+
 URL = make_url(os.environ["BENCH_DATABASE_URL"])
 IS_SQLITE = URL.get_backend_name() == "sqlite"
 
@@ -40,9 +42,10 @@ ORDER_TOTAL = (
 
 _local = threading.local()
 pool: asyncpg.Pool | None = None
-# A pool as large as the service's (20 kept open), so that neither one
-# opens and closes connections under the benchmark's 32 connections.
-engine = create_async_engine(URL, pool_size=20, max_overflow=0)
+# A pool as large as the service's (Settings.pool_size, no overflow), so
+# that both queue alike for a connection under the benchmark's load.
+POOL_SIZE = Settings.model_fields["pool_size"].default
+engine = create_async_engine(URL, pool_size=POOL_SIZE, max_overflow=0)
 ORDER_TOTAL_TEXT = text(ORDER_TOTAL.format(":id"))
 
 
@@ -57,7 +60,7 @@ async def lifespan(_app):
     global pool
     if not IS_SQLITE:
         dsn = URL.set(drivername="postgresql").render_as_string(hide_password=False)
-        pool = await asyncpg.create_pool(dsn, min_size=10, max_size=10)
+        pool = await asyncpg.create_pool(dsn, min_size=POOL_SIZE, max_size=POOL_SIZE)
     yield
     if pool is not None:
         await pool.close()

@@ -19,10 +19,11 @@ say how noisy the machine was.
 import asyncio
 import os
 import random
+import resource
 import time
 from contextlib import ExitStack
 
-from bench import loadgen
+from bench import loadgen, wrk
 from bench.common import (
     PG_ENV,
     baseline,
@@ -37,7 +38,8 @@ from bench.common import (
 )
 
 CONNECTIONS = 32
-REQUESTS = 4000
+REQUESTS = 4000  # a round of loadgen.py
+WRK_SECONDS = 5  # a round of wrk
 ROUNDS = 5
 ORDERS = 200_000
 WORKER_COUNTS = [1, 2, 4]
@@ -50,25 +52,45 @@ SCALING_ROUNDS = 5
 WORKER_POOL = {"MARKETSVC_POOL_SIZE": "8", "MARKETSVC_POOL_OVERFLOW": "0"}
 
 
-# Cores the load generator (this process) kept busy in each round.
+# Cores the load generator kept busy in each round.
 load_generator_cores: list[float] = []
 
 
-def load(server, path_of) -> float:
-    ids = random.Random(7).choices(range(1, ORDERS + 1), k=REQUESTS)
-    requests = [("GET", path_of(order_id), None) for order_id in ids]
-    cpu, wall = time.process_time(), time.perf_counter()
-    result = asyncio.run(loadgen.run("127.0.0.1", server.port, requests, CONNECTIONS))
-    load_generator_cores.append((time.process_time() - cpu) / (time.perf_counter() - wall))
-    assert set(result.statuses) == {200}, set(result.statuses)
-    return result.per_second
+def load(server, prefix: str, round_: int = 0) -> float:
+    """Requests per second answered for prefix + a random order id, all of them 200s.
+
+    With wrk when the machine has it, else bench/loadgen.py (see bench/wrk.py).
+    The ids are random, the same for every server in one round.
+    """
+    children, cpu, wall = _children_cpu(), time.process_time(), time.perf_counter()
+    if wrk.available():
+        rate = wrk.run(server.port, prefix, ORDERS, CONNECTIONS, WRK_SECONDS, seed=round_)
+    else:
+        ids = random.Random(round_).choices(range(1, ORDERS + 1), k=REQUESTS)
+        requests = [("GET", f"{prefix}{order_id}", None) for order_id in ids]
+        result = asyncio.run(loadgen.run("127.0.0.1", server.port, requests, CONNECTIONS))
+        assert set(result.statuses) == {200}, set(result.statuses)
+        rate = result.per_second
+    busy = _children_cpu() - children + time.process_time() - cpu
+    load_generator_cores.append(busy / (time.perf_counter() - wall))
+    return rate
 
 
-def order_total_path(order_id: int) -> str:
-    return f"/api/order_total/{order_id}"
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
-def busy_cores(server, path_of) -> tuple[float, dict[str, float]]:
+def load_generator() -> str:
+    if wrk.available():
+        return f"wrk, {WRK_SECONDS} s a round"
+    return f"loadgen.py, {REQUESTS} requests a round"
+
+
+ORDER_TOTAL = "/api/order_total/"
+
+
+def busy_cores(server, prefix: str, round_: int) -> tuple[float, dict[str, float]]:
     """One round of load(), and the cores each side kept busy meanwhile."""
     sides = {
         "service": process_tree(server.process.pid),
@@ -76,7 +98,7 @@ def busy_cores(server, path_of) -> tuple[float, dict[str, float]]:
     }
     before = {side: cpu_seconds(pids) for side, pids in sides.items()}
     wall = time.perf_counter()
-    rate = load(server, path_of)
+    rate = load(server, prefix, round_)
     wall = time.perf_counter() - wall
     cores = {side: (cpu_seconds(pids) - before[side]) / wall for side, pids in sides.items()}
     cores["load generator"] = load_generator_cores[-1]
@@ -101,10 +123,10 @@ def scaling(url: str) -> str:
             for n in WORKER_COUNTS
         }
         for server in servers.values():
-            load(server, order_total_path)  # warm up every worker's pool
-        for _ in range(SCALING_ROUNDS):
+            load(server, ORDER_TOTAL)  # warm up every worker's pool
+        for round_ in range(SCALING_ROUNDS):
             for n, server in servers.items():
-                rate, busy = busy_cores(server, order_total_path)
+                rate, busy = busy_cores(server, ORDER_TOTAL, round_)
                 rates[n].append(rate)
                 cores[n].append(busy)
     load_after = os.getloadavg()[0]
@@ -125,7 +147,8 @@ def scaling(url: str) -> str:
         )
     one_worker_total = float(rows[0][-1])
     return table(
-        f"PostgreSQL, GET order_total by worker processes, {CONNECTIONS} connections "
+        f"PostgreSQL, GET order_total by worker processes, {CONNECTIONS} connections, "
+        f"{load_generator()} "
         f"(median of {SCALING_ROUNDS}; {os.cpu_count()} cores, load average "
         f"{load_before:.1f} before, {load_after:.1f} after). One worker's run kept "
         f"{one_worker_total:.2f} cores busy, so {os.cpu_count()} cores allow at most "
@@ -138,10 +161,10 @@ def scaling(url: str) -> str:
 
 
 SERVERS = [
-    # (name, which server, path of an order's total)
-    ("marketsvc", "service", order_total_path),
-    ("bare AsyncEngine (baseline_app)", "baseline", lambda i: f"/engine/order_total/{i}"),
-    ("raw driver (baseline_app)", "baseline", lambda i: f"/order_total/{i}"),
+    # (name, which server, path of an order's total without the id)
+    ("marketsvc", "service", ORDER_TOTAL),
+    ("bare AsyncEngine (baseline_app)", "baseline", "/engine/order_total/"),
+    ("raw driver (baseline_app)", "baseline", "/order_total/"),
 ]
 
 
@@ -150,15 +173,16 @@ def compare(url: str) -> dict[str, list[float]]:
     rates: dict[str, list[float]] = {name: [] for name, _, _ in SERVERS}
     with marketsvc(url) as service, baseline(url) as plain:
         server_of = {"service": service, "baseline": plain}
-        for _, which, path_of in SERVERS:
-            load(server_of[which], path_of)  # warm up: pools filled, statements cached
-        for _ in range(ROUNDS):
-            for name, which, path_of in SERVERS:
-                rates[name].append(load(server_of[which], path_of))
+        for _, which, prefix in SERVERS:
+            load(server_of[which], prefix)  # warm up: pools filled, statements cached
+        for round_ in range(ROUNDS):
+            for name, which, prefix in SERVERS:
+                rates[name].append(load(server_of[which], prefix, round_))
     return rates
 
 
 def main() -> str:
+    wrk.install()
     rows = []
     load_before = os.getloadavg()[0]
     for engine, server_url in engines():
@@ -169,7 +193,7 @@ def main() -> str:
             rows.append([engine, name, median(rates[name]), spread, median(rates[name]) / floor])
     load_after = os.getloadavg()[0]
     text = table(
-        f"GET order_total, {CONNECTIONS} connections, {REQUESTS} requests (median of {ROUNDS}; "
+        f"GET order_total, {CONNECTIONS} connections, {load_generator()} (median of {ROUNDS}; "
         f"{os.cpu_count()} cores, load average {load_before:.1f} before, {load_after:.1f} after)",
         ["engine", "server", "requests/s", "slowest-fastest round", "x AsyncEngine floor"],
         rows,

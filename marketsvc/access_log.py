@@ -131,44 +131,54 @@ def lighter_log_records() -> None:
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
 
 
-# How long an access line may wait in the stream's buffer before it is
-# written out. A line is flushed by itself otherwise: one write system call
-# per request, which lets go of the GIL, and with aiosqlite's threads busy
-# the event loop then waits to get it back (about 15% of a request's CPU
-# in bench/throughput.py). A server killed outright loses this much.
+# How long an access line may wait before it is written out. Written one
+# by one, every line is a write system call, which lets go of the GIL, and
+# with aiosqlite's threads busy the event loop then waits to get it back.
+# A server killed outright loses this much.
 FLUSH_AFTER = 0.2
+# More lines than this waiting are written out at once, however young.
+FLUSH_LINES = 1000
 
 
 class BufferedStreamHandler(logging.StreamHandler):
-    """A StreamHandler that writes lines out at most FLUSH_AFTER s late.
+    """A StreamHandler that writes its lines out together, FLUSH_AFTER s late at most.
 
-    In an event loop, the first line after a flush schedules the next
-    flush; outside one, every line is flushed as usual. logging.shutdown()
+    The lines wait in a list of the handler's own, not in the stream's
+    buffer, since a stream may have none: with PYTHONUNBUFFERED=1 (set in
+    many container images) sys.stdout writes each line the moment it gets
+    it. In an event loop, the first line after a flush schedules the next
+    flush; outside one, every line is written at once. logging.shutdown()
     flushes what is left when the process exits.
     """
 
     def __init__(self, stream=None):
         super().__init__(stream)
+        self.pending: list[str] = []
         self.flush_due_in = None  # the event loop that has a flush scheduled
 
     def flush(self) -> None:
-        self.flush_due_in = None
+        with self.lock:
+            self.flush_due_in = None
+            if self.pending:
+                lines, self.pending = "".join(self.pending), []
+                self.stream.write(lines)
         super().flush()
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            self.stream.write(self.format(record) + self.terminator)
+            self.pending.append(self.format(record) + self.terminator)
         except Exception:
             self.handleError(record)
             return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
+            loop = None
+        if loop is None or len(self.pending) >= FLUSH_LINES:
             self.flush()
-            return
         # Compared by loop, not a flag: a loop that closed before its flush
         # ran (one per TestClient, say) must not keep later lines waiting.
-        if self.flush_due_in is not loop:
+        elif self.flush_due_in is not loop:
             self.flush_due_in = loop
             loop.call_later(FLUSH_AFTER, self.flush)
 

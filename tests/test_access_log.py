@@ -259,3 +259,56 @@ def test_buffered_lines_are_written_within_the_flush_delay_in_every_event_loop()
 
     asyncio.run(emit_then_leave())
     assert asyncio.run(emit_and_wait()) == b"line\nline\n"
+
+
+def test_lines_wait_in_the_handler_even_when_the_stream_writes_through():
+    """With PYTHONUNBUFFERED=1 sys.stdout writes every line at once: the
+    handler still hands the stream one write per flush, not one per line."""
+    import asyncio
+    import io
+
+    from marketsvc.access_log import FLUSH_AFTER, BufferedStreamHandler
+
+    class CountingStream(io.StringIO):
+        writes = 0
+
+        def write(self, text):
+            self.writes += 1
+            return super().write(text)
+
+    stream = CountingStream()
+    handler = BufferedStreamHandler(stream)
+
+    def record(n):
+        return logging.LogRecord("marketsvc.access", logging.INFO, "", 0, "line %d", (n,), None)
+
+    async def three_lines():
+        for n in range(3):
+            handler.emit(record(n))
+        before_flush = stream.writes
+        await asyncio.sleep(FLUSH_AFTER * 2)
+        return before_flush
+
+    assert asyncio.run(three_lines()) == 0
+    assert stream.writes == 1
+    assert stream.getvalue() == "line 0\nline 1\nline 2\n"
+    handler.emit(record(3))  # outside an event loop: written at once
+    assert stream.getvalue().endswith("line 3\n")
+
+
+def test_a_pile_of_lines_is_written_out_before_its_flush_is_due():
+    import asyncio
+    import io
+
+    from marketsvc.access_log import FLUSH_LINES, BufferedStreamHandler
+
+    stream = io.StringIO()
+    handler = BufferedStreamHandler(stream)
+    record = logging.LogRecord("marketsvc.access", logging.INFO, "", 0, "x", (), None)
+
+    async def many_lines():
+        for _ in range(FLUSH_LINES):
+            handler.emit(record)
+        return stream.getvalue().count("\n")
+
+    assert asyncio.run(many_lines()) == FLUSH_LINES

@@ -64,3 +64,67 @@ def test_a_dead_pooled_connection_is_replaced_before_the_request_sees_it(databas
 
     before, after = asyncio.run(run())
     assert after != before
+
+
+class AiosqliteCalls:
+    """The calls each aiosqlite connection hands to its thread, by name."""
+
+    def __init__(self, monkeypatch):
+        import aiosqlite.core
+
+        self.names: list[str] = []
+        handing_over = aiosqlite.core.Connection._execute
+
+        async def recorded(connection, function, *args, **kwargs):
+            self.names.append(getattr(function, "__name__", repr(function)))
+            return await handing_over(connection, function, *args, **kwargs)
+
+        monkeypatch.setattr(aiosqlite.core.Connection, "_execute", recorded)
+
+
+def test_a_sqlite_read_goes_back_to_the_pool_without_a_rollback_hop(tmp_path, monkeypatch):
+    """No BEGIN was sent, so there is nothing to roll back: no hop for it."""
+    calls = AiosqliteCalls(monkeypatch)
+
+    async def run() -> list[str]:
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'reads.db'}", pool_size=1)
+        try:
+            async with single_statement(engine).connect() as conn:
+                await conn.scalar(text("SELECT 1"))  # opens the connection
+            calls.names.clear()
+            async with single_statement(engine).connect() as conn:
+                assert (await conn.execute(text("SELECT 2"))).all() == [(2,)]
+            return list(calls.names)
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(run()) == ["cursor", "execute", "fetchall", "close"]
+
+
+def test_a_failed_sqlite_write_is_still_rolled_back_before_its_connection_is_reused(tmp_path):
+    """The skipped ROLLBACK is only ever the one with no transaction open."""
+    from marketsvc.db.engine import write_transaction
+
+    async def run() -> tuple[int, bool]:
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'writes.db'}", pool_size=1)
+        try:
+            async with write_transaction(engine) as conn:
+                await conn.execute(text("CREATE TABLE t (x INTEGER)"))
+            try:
+                async with write_transaction(engine) as conn:
+                    await conn.execute(text("INSERT INTO t VALUES (1)"))
+                    raise LookupError("the request fails half-way")
+            except LookupError:
+                pass
+            # The pool's only connection again: left inside the failed
+            # transaction, its BEGIN IMMEDIATE would fail, and the row stay.
+            async with write_transaction(engine) as conn:
+                await conn.execute(text("INSERT INTO t VALUES (2)"))
+            async with single_statement(engine).connect() as conn:
+                rows = await conn.scalar(text("SELECT count(*) FROM t WHERE x = 1"))
+                open_after_read = conn.sync_connection.connection.driver_connection.in_transaction
+            return rows, open_after_read
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(run()) == (0, False)

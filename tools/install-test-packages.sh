@@ -7,6 +7,7 @@
 #
 # chromium: the tests that load pages in a headless browser.
 # pgbouncer: the tests that run the service behind a connection pooler.
+# wrk: python -m bench throughput, the load generator (bench/wrk.py).
 # A package counts as present when its command (same name) is on PATH or in
 # /usr/sbin, where Debian puts pgbouncer.
 set -uo pipefail

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import functools
 import uuid
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -128,6 +129,17 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA journal_mode = WAL")  # readers never block the writer
         cursor.close()
 
+    # A connection goes back to the pool with a ROLLBACK, which on aiosqlite
+    # is one more hop to its thread and back (one in five of a single-
+    # statement read's), even when no BEGIN was ever sent. SQLAlchemy skips
+    # that ROLLBACK when the dialect says the connection is in autocommit
+    # mode. To the driver ours always are (isolation_level None, above), so
+    # the dialect is told what matters instead: whether SQLite has a
+    # transaction open, which aiosqlite knows without asking its thread.
+    dialect = engine.sync_engine.dialect
+    dialect.skip_autocommit_rollback = True
+    dialect.detect_autocommit_setting = _no_transaction_open
+
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(connection):
         # A transaction that will write takes the write lock up front
@@ -141,6 +153,14 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 
 @functools.lru_cache(maxsize=8)
+def _no_transaction_open(dbapi_connection) -> bool:
+    driver = dbapi_connection.driver_connection  # sqlite3's or aiosqlite's connection
+    try:
+        return not driver.in_transaction
+    except ValueError:  # aiosqlite's, closed already: nothing to roll back
+        return True
+
+
 def single_statement(engine: AsyncEngine) -> AsyncEngine:
     """The same engine and pool, for a read that is one statement.
 
@@ -150,17 +170,30 @@ def single_statement(engine: AsyncEngine) -> AsyncEngine:
     for server-side cursors on PostgreSQL, which need a transaction.
     """
     if is_sqlite(engine):
-        return engine.execution_options(single_statement=True)
+        return _with_options(engine, single_statement=True)
     if behind_transaction_pooler(engine.url):
         # Without a transaction PgBouncer may run the statement's prepare
         # and its execution on two different server connections.
         return engine
-    return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return _with_options(engine, isolation_level="AUTOCOMMIT")
 
 
 def writer(engine: AsyncEngine) -> AsyncEngine:
     """The same engine and pool, for transactions that write."""
-    return engine.execution_options(sqlite_write=True)
+    return _with_options(engine, sqlite_write=True)
+
+
+# Each engine's variants with options, made once and kept as long as the
+# engine is: making one anew for every read cost about a tenth of the read.
+_variants: weakref.WeakKeyDictionary[AsyncEngine, dict] = weakref.WeakKeyDictionary()
+
+
+def _with_options(engine: AsyncEngine, **options) -> AsyncEngine:
+    variants = _variants.setdefault(engine, {})
+    key = tuple(sorted(options.items()))
+    if key not in variants:
+        variants[key] = engine.execution_options(**options)
+    return variants[key]
 
 
 @asynccontextmanager
