@@ -1,4 +1,4 @@
-"""python -m bench [streaming|fanout|throughput|writes|research|feed ...]  (all by default).
+"""python -m bench [streaming|fanout|throughput|waiting|writes|research|feed ...]  (all by default).
 
 Each benchmark prints Markdown tables and saves them to bench/results/.
 Set BENCH_PG_URL (e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/postgres)
@@ -9,7 +9,7 @@ import sys
 
 from bench import common
 
-NAMES = ["streaming", "fanout", "throughput", "writes", "research", "feed"]
+NAMES = ["streaming", "fanout", "throughput", "waiting", "writes", "research", "feed"]
 
 
 def main(argv: list[str]) -> int:

@@ -40,12 +40,12 @@ from bench.common import (
 CONNECTIONS = 32
 REQUESTS = 4000  # a round of loadgen.py
 WRK_SECONDS = 5  # a round of wrk
-ROUNDS = 5
+ROUNDS = 7
 ORDERS = 200_000
 WORKER_COUNTS = [1, 2, 4]
 # More rounds than above: other work on the machine hits one round of one
 # server at a time, and the median of five shrugs off two such rounds.
-SCALING_ROUNDS = 5
+SCALING_ROUNDS = 7
 # Per worker; enough for its share of the 32 connections, and small enough
 # that three servers of 1 + 2 + 4 workers fit the server's max_connections.
 # No overflow: it would close and reopen connections all through the run.

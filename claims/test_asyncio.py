@@ -137,6 +137,29 @@ def test_an_anyio_shield_stops_a_scope_cancellation_but_not_task_cancel():
     assert asyncio.run(scenario()) == (["shielded sleep finished"], ["cancelled inside the shield"])
 
 
+def test_a_cancelled_wait_on_asyncio_shield_leaves_the_task_running():
+    """Cancelling the task that awaits asyncio.shield(task) ends only that
+    wait: the shielded task runs on to its result."""
+
+    async def scenario() -> tuple[bool, int]:
+        async def call() -> int:
+            await asyncio.sleep(0.05)
+            return 42
+
+        async def wait_for_it() -> int:
+            return await asyncio.shield(task)
+
+        task = asyncio.create_task(call())
+        waiter = asyncio.create_task(wait_for_it())
+        await asyncio.sleep(0.01)
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        return task.done(), await task
+
+    assert asyncio.run(scenario()) == (False, 42)
+
+
 # --- page 8: async generators -------------------------------------------------------
 
 

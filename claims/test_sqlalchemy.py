@@ -645,3 +645,34 @@ def test_numeric_on_sqlite_reads_back_rounded_to_its_scale(database):
         read = conn.scalar(select(item.c.price * 3))
     assert raw == 0.30000000000000004
     assert read == Decimal("0.30") and isinstance(read, Decimal)
+
+
+def test_skip_autocommit_rollback_would_skip_a_begin_that_sqlite3_did_not_send(database):
+    """skip_autocommit_rollback trusts the dialect's word for "autocommit"; for
+    sqlite3 that word is isolation_level None, which is also how a service
+    that sends its own BEGIN sets the driver up (page 10). So the ROLLBACK
+    of that BEGIN is skipped too and the transaction stays open, unless the
+    dialect is told what matters: whether SQLite has a transaction open."""
+
+    def open_after_rollback(check=None) -> bool:
+        engine = create_engine(f"sqlite:///{database}", skip_autocommit_rollback=True)
+        if check is not None:
+            engine.dialect.detect_autocommit_setting = check
+
+        @event.listens_for(engine, "connect")
+        def own_transactions(dbapi_connection, _record) -> None:
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def begin(conn) -> None:
+            conn.exec_driver_sql("BEGIN")
+
+        with engine.connect() as conn:
+            conn.execute(text("INSERT INTO parent VALUES (4)"))
+            conn.rollback()
+            still_open = conn.connection.driver_connection.in_transaction
+        engine.dispose()
+        return still_open
+
+    assert open_after_rollback() is True
+    assert open_after_rollback(lambda dbapi: not dbapi.driver_connection.in_transaction) is False

@@ -28,12 +28,12 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        if "content-length" not in headers and "transfer-encoding" not in headers:
+        names = {name for name, _ in scope["headers"]}
+        if b"content-length" not in names and b"transfer-encoding" not in names:
             # No body at all (HTTP/1.1 says so), as with most GETs: nothing to watch.
             await self.app(scope, receive, send)
             return
-        declared = headers.get("content-length", "")
+        declared = Headers(scope=scope).get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
             await self._refuse(BodyTooLarge(self.max_bytes), scope, receive, send)
             return
