@@ -222,7 +222,7 @@ usage() {
 USAGE
   printf '  %-18s  %s\n' "reset$pg" "drop the database's tables and load marketdb.sql again"
   entry seed "$(printf '%-18s  %s' "seed$pg [N] [M]" "add N generated customers and M orders (default 1000 and 5000)")"
-  [ -d bench ] && echo "  bench [NAME]        run the benchmarks in bench/ (streaming, fanout, throughput, waiting, writes, research, feed)"
+  [ -d bench ] && echo "  bench [NAME]        run the benchmarks in bench/ (streaming, fanout, throughput, app_cpu, waiting, writes, research, feed)"
   echo
   echo "Workshop"
   echo "  steps [--force] [--push REMOTE]   build (or refresh) the step branches from main"

@@ -1,15 +1,15 @@
-"""python -m bench [streaming|fanout|throughput|waiting|writes|research|feed ...]  (all by default).
+"""python -m bench [NAME ...]: the benchmarks named (NAMES below), or all of them.
 
 Each benchmark prints Markdown tables and saves them to bench/results/.
 Set BENCH_PG_URL (e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/postgres)
-to run fan-out, throughput and feed on PostgreSQL too, side by side with SQLite.
+to run fan-out, throughput, app_cpu and feed on PostgreSQL too, beside SQLite.
 """
 
 import sys
 
 from bench import common
 
-NAMES = ["streaming", "fanout", "throughput", "waiting", "writes", "research", "feed"]
+NAMES = ["streaming", "fanout", "throughput", "app_cpu", "waiting", "writes", "research", "feed"]
 
 
 def main(argv: list[str]) -> int:

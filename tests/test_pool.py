@@ -120,6 +120,8 @@ def test_a_failed_sqlite_write_is_still_rolled_back_before_its_connection_is_reu
             # transaction, its BEGIN IMMEDIATE would fail, and the row stay.
             async with write_transaction(engine) as conn:
                 await conn.execute(text("INSERT INTO t VALUES (2)"))
+            async with engine.connect() as conn:  # a read in a transaction: BEGIN, then ROLLBACK
+                await conn.scalar(text("SELECT count(*) FROM t"))
             async with single_statement(engine).connect() as conn:
                 rows = await conn.scalar(text("SELECT count(*) FROM t WHERE x = 1"))
                 open_after_read = conn.sync_connection.connection.driver_connection.in_transaction

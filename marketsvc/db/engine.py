@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import functools
 import uuid
-import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -64,9 +63,35 @@ def create_engine(
     engine = create_async_engine(parsed, echo=echo, **options)
     if is_sqlite(engine):
         _configure_sqlite(engine)
+        _skip_rollbacks_with_nothing_to_undo(engine)
     if check:
         event.listen(engine.sync_engine, "checkout", drop_if_closed)
     return engine
+
+
+def _skip_rollbacks_with_nothing_to_undo(engine: AsyncEngine) -> None:
+    """No ROLLBACK for a SQLite connection that has no transaction open.
+
+    A connection goes back to the pool with a rollback(), which on aiosqlite
+    is a hop to its thread and back (one in five of a single-statement
+    read's) even when no BEGIN was ever sent. SQLAlchemy skips it when the
+    dialect says the connection is in autocommit mode, but for sqlite3 that
+    means isolation_level None, which ours always is (see on_connect),
+    BEGIN IMMEDIATE or not. So the dialect is told what matters instead:
+    whether SQLite has a transaction open, which aiosqlite knows without
+    asking its thread.
+    """
+    dialect = engine.sync_engine.dialect
+    dialect.skip_autocommit_rollback = True
+    dialect.detect_autocommit_setting = _no_transaction_open
+
+
+def _no_transaction_open(dbapi_connection) -> bool:
+    driver = dbapi_connection.driver_connection  # sqlite3's or aiosqlite's connection
+    try:
+        return not driver.in_transaction
+    except ValueError:  # aiosqlite's, closed already: nothing to roll back
+        return True
 
 
 def drop_if_closed(_dbapi_connection, record, _proxy) -> None:
@@ -129,17 +154,6 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA journal_mode = WAL")  # readers never block the writer
         cursor.close()
 
-    # A connection goes back to the pool with a ROLLBACK, which on aiosqlite
-    # is one more hop to its thread and back (one in five of a single-
-    # statement read's), even when no BEGIN was ever sent. SQLAlchemy skips
-    # that ROLLBACK when the dialect says the connection is in autocommit
-    # mode. To the driver ours always are (isolation_level None, above), so
-    # the dialect is told what matters instead: whether SQLite has a
-    # transaction open, which aiosqlite knows without asking its thread.
-    dialect = engine.sync_engine.dialect
-    dialect.skip_autocommit_rollback = True
-    dialect.detect_autocommit_setting = _no_transaction_open
-
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(connection):
         # A transaction that will write takes the write lock up front
@@ -153,14 +167,6 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 
 @functools.lru_cache(maxsize=8)
-def _no_transaction_open(dbapi_connection) -> bool:
-    driver = dbapi_connection.driver_connection  # sqlite3's or aiosqlite's connection
-    try:
-        return not driver.in_transaction
-    except ValueError:  # aiosqlite's, closed already: nothing to roll back
-        return True
-
-
 def single_statement(engine: AsyncEngine) -> AsyncEngine:
     """The same engine and pool, for a read that is one statement.
 
@@ -170,30 +176,17 @@ def single_statement(engine: AsyncEngine) -> AsyncEngine:
     for server-side cursors on PostgreSQL, which need a transaction.
     """
     if is_sqlite(engine):
-        return _with_options(engine, single_statement=True)
+        return engine.execution_options(single_statement=True)
     if behind_transaction_pooler(engine.url):
         # Without a transaction PgBouncer may run the statement's prepare
         # and its execution on two different server connections.
         return engine
-    return _with_options(engine, isolation_level="AUTOCOMMIT")
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def writer(engine: AsyncEngine) -> AsyncEngine:
     """The same engine and pool, for transactions that write."""
-    return _with_options(engine, sqlite_write=True)
-
-
-# Each engine's variants with options, made once and kept as long as the
-# engine is: making one anew for every read cost about a tenth of the read.
-_variants: weakref.WeakKeyDictionary[AsyncEngine, dict] = weakref.WeakKeyDictionary()
-
-
-def _with_options(engine: AsyncEngine, **options) -> AsyncEngine:
-    variants = _variants.setdefault(engine, {})
-    key = tuple(sorted(options.items()))
-    if key not in variants:
-        variants[key] = engine.execution_options(**options)
-    return variants[key]
+    return engine.execution_options(sqlite_write=True)
 
 
 @asynccontextmanager
