@@ -128,7 +128,11 @@ def test_a_cancel_during_the_streams_cleanup_cuts_nothing_off(in_db, checked_out
         # A second cancel() while the connection is being closed (a timeout,
         # then the server shutting down): the close's ROLLBACK sends it.
         event.listen(engine, "rollback", lambda _conn: reader.cancel())
-        await started.wait()
+        first_batch = asyncio.create_task(started.wait())
+        await asyncio.wait([first_batch, reader], return_when=asyncio.FIRST_COMPLETED)
+        if not first_batch.done():  # the stream failed before its first batch
+            first_batch.cancel()
+            await reader  # its error is this test's answer
         reader.cancel()
         with pytest.raises(asyncio.CancelledError):
             await reader
