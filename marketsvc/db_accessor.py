@@ -101,9 +101,8 @@ async def uncancelled(awaitable):
     _in_flight.add(call)
     call.add_done_callback(_in_flight.discard)
     try:
-        # shield() lets the caller's cancellation cut only its own wait;
-        # cheaper than asyncio.wait(), which builds sets and a waiter for
-        # every call (a tenth of a read's cost on a busy server).
+        # shield() lets the caller's cancellation end only its own wait
+        # (a little cheaper than asyncio.wait(): bench/waiting.py).
         result = await asyncio.shield(call)
     except asyncio.CancelledError as cancelled:
         # The anyio shield only saves work: without it a cancelled anyio
