@@ -42,9 +42,9 @@ ORDER_TOTAL = (
 
 _local = threading.local()
 pool: asyncpg.Pool | None = None
-# A pool as large as the service's (Settings.pool_size, no overflow), so
-# that both queue alike for a connection under the benchmark's load.
-POOL_SIZE = Settings.model_fields["pool_size"].default
+# A pool as large as the service's (MARKETSVC_POOL_SIZE, or its default;
+# no overflow), so that both queue alike for a connection under load.
+POOL_SIZE = Settings.from_env().pool_size
 engine = create_async_engine(URL, pool_size=POOL_SIZE, max_overflow=0)
 ORDER_TOTAL_TEXT = text(ORDER_TOTAL.format(":id"))
 

@@ -43,8 +43,8 @@ WRK_SECONDS = 5  # a round of wrk
 ROUNDS = 7
 ORDERS = 200_000
 WORKER_COUNTS = [1, 2, 4]
-# More rounds than above: other work on the machine hits one round of one
-# server at a time, and the median of five shrugs off two such rounds.
+# Other work on the machine hits one round of one server at a time, and the
+# median of seven shrugs off three such rounds.
 SCALING_ROUNDS = 7
 # Per worker; enough for its share of the 32 connections, and small enough
 # that three servers of 1 + 2 + 4 workers fit the server's max_connections.

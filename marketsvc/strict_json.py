@@ -17,7 +17,6 @@ from typing import Any
 
 import anyio.to_thread
 from fastapi import HTTPException, Request, Response
-from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 # No body of this API nests deeper than 3 levels ({"items": [{...}]}).
@@ -109,17 +108,8 @@ class StrictJSONRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
-        if self.body_field is None and not _asks_for_the_request(self.dependant):
-            return handler  # nothing here reads a body: no second Request to build
 
         async def strict_handler(request: Request) -> Response:
             return await handler(StrictJSONRequest(request.scope, request.receive))
 
         return strict_handler
-
-
-def _asks_for_the_request(dependant: Dependant) -> bool:
-    """Whether the endpoint or any of its dependencies takes the Request itself."""
-    return dependant.request_param_name is not None or any(
-        _asks_for_the_request(sub) for sub in dependant.dependencies
-    )

@@ -312,3 +312,21 @@ def test_a_pile_of_lines_is_written_out_before_its_flush_is_due():
         return stream.getvalue().count("\n")
 
     assert asyncio.run(many_lines()) == FLUSH_LINES
+
+
+def test_a_stream_that_cannot_be_written_fails_no_request(capsys):
+    """A closed pipe or a full disk is reported on stderr, as logging does;
+    the caller (a request's access line) never sees the error."""
+    import io
+
+    from marketsvc.access_log import BufferedStreamHandler
+
+    class BrokenPipe(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError("the reader has gone")
+
+    handler = BufferedStreamHandler(BrokenPipe())
+    record = logging.LogRecord("marketsvc.access", logging.INFO, "", 0, "a line", (), None)
+    handler.emit(record)  # outside an event loop: written, or tried, at once
+    assert handler.pending == []
+    assert "BrokenPipeError: the reader has gone" in capsys.readouterr().err
