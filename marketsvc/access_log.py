@@ -188,6 +188,17 @@ class BufferedStreamHandler(logging.StreamHandler):
             loop.call_later(FLUSH_AFTER, self.flush)
 
 
+def flush_waiting_lines() -> None:
+    """Write out the access lines still waiting, at the end of the lifespan.
+
+    logging.shutdown() would do it at exit, but after a SIGTERM uvicorn ends
+    its process by raising the signal again once it has shut down, and the
+    process then dies without running the exit handlers.
+    """
+    for handler in logger.handlers:
+        handler.flush()
+
+
 def uvicorn_log_config(log_format: str) -> dict:
     """uvicorn's logging set-up, plus the service's loggers (access lines on stdout).
 

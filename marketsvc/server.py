@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if isinstance(app.state.research, research.Research):
                 await app.state.research.close()
             await close_database()
+            access_log.flush_waiting_lines()
 
     app = FastAPI(
         title="Marketplace",
