@@ -147,8 +147,9 @@ class BufferedStreamHandler(logging.StreamHandler):
     buffer, since a stream may have none: with PYTHONUNBUFFERED=1 (set in
     many container images) sys.stdout writes each line the moment it gets
     it. In an event loop, the first line after a flush schedules the next
-    flush; outside one, every line is written at once. logging.shutdown()
-    flushes what is left when the process exits.
+    flush; outside one, every line is written at once. What is left is
+    written out by flush_waiting_lines() at the end of the lifespan, and by
+    logging.shutdown() when the process exits normally.
     """
 
     def __init__(self, stream=None):

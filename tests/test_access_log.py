@@ -1,6 +1,8 @@
 """Access logs: a line per request once its response has ended, and an
 X-Request-ID on every response, errors and streams included."""
 
+import asyncio
+import io
 import json
 import logging
 import os
@@ -15,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bench.common import free_port, stop_process
+from marketsvc.access_log import FLUSH_AFTER, FLUSH_LINES, BufferedStreamHandler
 from marketsvc.access_log import logger as access_logger
 from marketsvc.config import REPO_ROOT, Settings
 from marketsvc.server import create_app
@@ -237,17 +240,17 @@ def test_off_writes_no_line_but_still_returns_the_id(server):
     assert server.lines() == []
 
 
+def access_record(message: str) -> logging.LogRecord:
+    return logging.makeLogRecord({"name": "marketsvc.access", "msg": message})
+
+
 def test_buffered_lines_are_written_within_the_flush_delay_in_every_event_loop():
     """A loop that ends before its scheduled flush runs (as each TestClient's
     does) leaves no later line waiting in another loop."""
-    import asyncio
-    import io
-
-    from marketsvc.access_log import FLUSH_AFTER, BufferedStreamHandler
 
     written = io.BytesIO()  # what reached the file: the wrapper keeps the rest
     handler = BufferedStreamHandler(io.TextIOWrapper(written))
-    record = logging.LogRecord("marketsvc.access", logging.INFO, "", 0, "%s", ("line",), None)
+    record = access_record("line")
 
     async def emit_then_leave():
         handler.emit(record)  # the flush it schedules never runs: the loop ends first
@@ -264,10 +267,6 @@ def test_buffered_lines_are_written_within_the_flush_delay_in_every_event_loop()
 def test_lines_wait_in_the_handler_even_when_the_stream_writes_through():
     """With PYTHONUNBUFFERED=1 sys.stdout writes every line at once: the
     handler still hands the stream one write per flush, not one per line."""
-    import asyncio
-    import io
-
-    from marketsvc.access_log import FLUSH_AFTER, BufferedStreamHandler
 
     class CountingStream(io.StringIO):
         writes = 0
@@ -280,7 +279,7 @@ def test_lines_wait_in_the_handler_even_when_the_stream_writes_through():
     handler = BufferedStreamHandler(stream)
 
     def record(n):
-        return logging.LogRecord("marketsvc.access", logging.INFO, "", 0, "line %d", (n,), None)
+        return access_record(f"line {n}")
 
     async def three_lines():
         for n in range(3):
@@ -297,14 +296,10 @@ def test_lines_wait_in_the_handler_even_when_the_stream_writes_through():
 
 
 def test_a_pile_of_lines_is_written_out_before_its_flush_is_due():
-    import asyncio
-    import io
-
-    from marketsvc.access_log import FLUSH_LINES, BufferedStreamHandler
 
     stream = io.StringIO()
     handler = BufferedStreamHandler(stream)
-    record = logging.LogRecord("marketsvc.access", logging.INFO, "", 0, "x", (), None)
+    record = access_record("x")
 
     async def many_lines():
         for _ in range(FLUSH_LINES):
@@ -317,16 +312,13 @@ def test_a_pile_of_lines_is_written_out_before_its_flush_is_due():
 def test_a_stream_that_cannot_be_written_fails_no_request(capsys):
     """A closed pipe or a full disk is reported on stderr, as logging does;
     the caller (a request's access line) never sees the error."""
-    import io
-
-    from marketsvc.access_log import BufferedStreamHandler
 
     class BrokenPipe(io.StringIO):
         def write(self, text):
             raise BrokenPipeError("the reader has gone")
 
     handler = BufferedStreamHandler(BrokenPipe())
-    record = logging.LogRecord("marketsvc.access", logging.INFO, "", 0, "a line", (), None)
+    record = access_record("a line")
     handler.emit(record)  # outside an event loop: written, or tried, at once
     assert handler.pending == []
     assert "BrokenPipeError: the reader has gone" in capsys.readouterr().err
