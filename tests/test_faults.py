@@ -277,7 +277,10 @@ def terminate_backends(database_url: str) -> int:
             async with admin.connect() as conn:
                 result = await conn.execute(
                     text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        # With a timeout it returns once each backend has
+                        # exited, as after a restart; without one it only
+                        # signals them, and a request could still reach one.
+                        "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
                         "WHERE datname = :name AND pid <> pg_backend_pid()"
                     ),
                     {"name": make_url(database_url).database},

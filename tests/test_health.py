@@ -82,7 +82,8 @@ def refuse_connections(database_url: str, refuse: bool) -> None:
     statements = [f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {"false" if refuse else "true"}']
     if refuse:
         statements.append(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            # The timeout: return once they have exited, not just been told to.
+            "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
             f"WHERE datname = '{name}' AND pid <> pg_backend_pid()"
         )
     asyncio.run(_admin(statements))
