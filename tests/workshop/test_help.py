@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tools import steps
-from tools.steps.check import failure_message
+from tools.steps.check import failure_message, say
 
 from .conftest import clone, commit_as_main, git, run_steps
 from .test_steps import NO_PLUGINS, fake_course
@@ -103,6 +103,22 @@ def test_hint_levels_advance_persist_and_leave_the_tree_clean(built: Path, tmp_p
     assert git(repo, "status", "--porcelain") == ""
     rebuilt = run_steps(repo, "build")
     assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+
+
+def test_help_text_fits_the_terminal_and_never_splits_code(monkeypatch, capsys):
+    code = "after_id).options(selectinload(Order.items).selectinload(OrderItem.item))."
+    text = f"statement = select(Order).where(Order.id > {code}"
+    counts = []
+    for columns, width in [("60", 59), ("200", 92)]:
+        monkeypatch.setenv("COLUMNS", columns)
+        say("Hint 3 of 3 (nearly the code): ", text, indent="    ")
+        lines = capsys.readouterr().out.splitlines()
+        assert " ".join(" ".join(lines).split()) == "Hint 3 of 3 (nearly the code): " + text
+        assert any(line.strip() == code for line in lines)  # whole, though too long
+        assert all(len(line) <= width for line in lines if code not in line)
+        assert all(line.startswith("    ") for line in lines[1:])
+        counts.append(len(lines))
+    assert counts[1] < counts[0]
 
 
 @pytest.mark.timeout(900)

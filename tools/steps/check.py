@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -234,9 +235,23 @@ def cmd_check(args: argparse.Namespace, pytest_args: list[str]) -> int:
     return report(root, info, outcomes)
 
 
-def say(label: str, text: str) -> None:
-    """Print text after label, wrapped to fit a terminal, aligned after it."""
-    print(textwrap.fill(text, 92, initial_indent=label, subsequent_indent=" " * len(label)))
+def say(label: str, text: str, indent: str | None = None) -> None:
+    """Print text after label, wrapped to fit the terminal, aligned after it.
+
+    Words are never split, so code in a hint or a message stays whole
+    (a name longer than a line runs past its end) and can be copied.
+    """
+    width = min(92, shutil.get_terminal_size((92, 24)).columns - 1)
+    indent = " " * len(label) if indent is None else indent
+    wrapped = textwrap.fill(
+        text,
+        max(width, 40),
+        initial_indent=label,
+        subsequent_indent=indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+    print(wrapped)
 
 
 def why_not_done(tests: list[tuple[str, dict]]) -> str:

@@ -12,11 +12,10 @@ from __future__ import annotations
 import argparse
 import difflib
 import sys
-import textwrap
 from pathlib import Path
 
 from . import state
-from .check import NOT_ON_A_STEP, read_branch_step
+from .check import NOT_ON_A_STEP, read_branch_step, say
 from .course import HINT_LEVELS, load_steps
 from .gitplumbing import StepsError
 from .layers import step_tree
@@ -63,7 +62,7 @@ def cmd_hint(args: argparse.Namespace) -> int:
     labels = ["the idea", "what to use", "nearly the code"]
     for number, hint in enumerate(exercise["hints"][:level], start=1):
         label = f"Hint {number} of {HINT_LEVELS} ({labels[number - 1]}): "
-        print(textwrap.fill(hint, 92, initial_indent=label, subsequent_indent="    "))
+        say(label, hint, indent="    ")
         print()
     left = HINT_LEVELS - level
     if left:
