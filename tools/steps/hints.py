@@ -58,7 +58,8 @@ def cmd_hint(args: argparse.Namespace) -> int:
     state.set_hint_level(data, info["step"], name, level)
     state.save(root, data)
 
-    print(f"{name}: {exercise['summary']}\n")
+    say(f"{name}: ", exercise["summary"], indent="    ")
+    print()
     labels = ["the idea", "what to use", "nearly the code"]
     for number, hint in enumerate(exercise["hints"][:level], start=1):
         label = f"Hint {number} of {HINT_LEVELS} ({labels[number - 1]}): "
