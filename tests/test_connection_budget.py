@@ -51,9 +51,8 @@ async def _warning(settings: Settings) -> str | None:
         await engine.dispose()
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_a_budget_that_fits_gives_no_warning_and_one_that_does_not_says_so(database_url):
-    if database_url.startswith("sqlite"):
-        pytest.skip("SQLite has no connection limit")
     allowed = asyncio.run(_server_limit(database_url))
     defaults = Settings()
     per_worker = defaults.pool_size + defaults.pool_overflow + FEED_LISTENERS
@@ -73,9 +72,8 @@ def test_sqlite_has_no_budget(tmp_path):
     assert asyncio.run(_warning(settings)) is None
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_serve_prints_the_warning_once_for_all_its_workers(database_url, tmp_path):
-    if database_url.startswith("sqlite"):
-        pytest.skip("SQLite has no connection limit")
     allowed = asyncio.run(_server_limit(database_url))
     # Two workers whose pools alone are more than the server allows; they
     # start (the warning is no error), and the warning is printed once.
@@ -98,10 +96,9 @@ async def _as_superuser(url: str, *statements: str) -> None:
         await engine.dispose()
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_a_refused_connection_is_a_503_not_a_500(client, database_url):
     """Beyond a connection limit PostgreSQL refuses new connections: retry later, says the 503."""
-    if database_url.startswith("sqlite"):
-        pytest.skip("SQLite has no connection limit")
     role = f"marketsvc_limited_{uuid.uuid4().hex[:8]}"
     database = make_url(database_url).database
     asyncio.run(

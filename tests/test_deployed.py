@@ -61,16 +61,11 @@ async def stored_orders(url: str) -> dict[int, tuple]:
     return {oid: (customers[oid], frozenset(lines[oid])) for oid in customers}
 
 
-@pytest.fixture
-def postgres_url(database_url: str) -> str:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("deployed as in production: on PostgreSQL only")
-    return database_url
-
-
-def test_a_thousand_orders_over_three_processes_of_two_workers(postgres_url, tmp_path):
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_thousand_orders_over_three_processes_of_two_workers(database_url, tmp_path):
+    """Deployed as in production: PostgreSQL only."""
     env = {"MARKETSVC_POOL_SIZE": "5", "MARKETSVC_POOL_OVERFLOW": "5"}
-    servers = start_all(3, postgres_url, tmp_path, workers=2, **env)
+    servers = start_all(3, database_url, tmp_path, workers=2, **env)
     try:
         bodies = [order_body(n) for n in range(ORDERS)]
         results = asyncio.run(send_round_robin(servers, bodies))
@@ -82,7 +77,7 @@ def test_a_thousand_orders_over_three_processes_of_two_workers(postgres_url, tmp
     answered = [json.loads(body)["order_id"] for result in results for body in result.bodies]
     assert len(set(answered)) == ORDERS
 
-    stored = asyncio.run(stored_orders(postgres_url))
+    stored = asyncio.run(stored_orders(database_url))
     new = {order_id: order for order_id, order in stored.items() if order_id > 3}
     assert sorted(new) == sorted(answered)  # nothing more, nothing less
     assert Counter(new.values()) == Counter(as_stored(body) for body in bodies)

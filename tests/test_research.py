@@ -858,15 +858,12 @@ TOO_LARGE_ROWS = {
 }
 
 
-@pytest.mark.parametrize("which", range(4))
-def test_a_row_larger_than_the_bound_is_400(research, database_url, which):
-    queries = TOO_LARGE_ROWS[engine_of(database_url)]
-    if which >= len(queries):
-        pytest.skip("no such query on this engine")
-    response = ask(research, queries[which])
-    assert response.status_code == 400
-    assert "a row is larger than 1,000,000 bytes" in response.json()["detail"]
-    assert ask(research, "SELECT 1 AS one").json() == [{"one": 1}]
+def test_a_row_larger_than_the_bound_is_400(research, database_url):
+    for query in TOO_LARGE_ROWS[engine_of(database_url)]:
+        response = ask(research, query)
+        assert response.status_code == 400, query
+        assert "a row is larger than 1,000,000 bytes" in response.json()["detail"]
+        assert ask(research, "SELECT 1 AS one").json() == [{"one": 1}]
 
 
 def test_rows_just_under_the_bound_still_come(research, database_url):
