@@ -138,12 +138,32 @@ async def create_reader(url: str) -> None:
         await engine.dispose()
 
 
+async def wait_for_replay(primary_url: str, replica_url: str) -> None:
+    """Wait until the standby has replayed everything the primary has written so far."""
+    primary, replica = create_async_engine(primary_url), create_async_engine(replica_url)
+    try:
+        async with primary.connect() as conn:
+            written = await conn.scalar(text("SELECT pg_current_wal_lsn()"))
+        async with asyncio.timeout(60), replica.connect() as conn:
+            replayed = "SELECT pg_last_wal_replay_lsn() >= CAST(:lsn AS pg_lsn)"
+            while True:
+                if await conn.scalar(text(replayed), {"lsn": written}):
+                    break
+                await asyncio.sleep(0.1)  # the standby replays on its own time
+    finally:
+        await primary.dispose()
+        await replica.dispose()
+
+
 def test_research_queries_run_on_the_replica(clusters):
     primary = clusters.url(clusters.primary_port)
     # A first start creates the schema, so that the reader can be granted it.
     with TestClient(create_app(Settings(database_url=primary))):
         pass
     asyncio.run(create_reader(primary))
+    # As an operator would, the service starts once the standby has the
+    # reader: it checks that login at start-up, and without it research is off.
+    asyncio.run(wait_for_replay(primary, clusters.url(clusters.replica_port)))
     replica = clusters.url(clusters.replica_port).replace("postgres@", f"{READER}@")
     settings = Settings(database_url=primary, query_database_url=replica, query_token=TOKEN)
     with TestClient(create_app(settings)) as client:

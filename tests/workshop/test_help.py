@@ -33,7 +33,10 @@ def steps_command(repo: Path, *args: str, env: dict | None = None) -> subprocess
         capture_output=True,
         text=True,
         timeout=900,
-        env={**os.environ, **(env or {})},
+        # A terminal wide enough for check's 92 columns, the pages' reports.
+        # Without it the width would be whatever COLUMNS this process has:
+        # GNU readline, once loaded, exports its own guess (80).
+        env={**os.environ, "COLUMNS": "100", **(env or {})},
     )
 
 

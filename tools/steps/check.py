@@ -241,7 +241,8 @@ def say(label: str, text: str, indent: str | None = None) -> None:
     Words are never split, so code in a hint or a message stays whole
     (a name longer than a line runs past its end) and can be copied.
     """
-    width = min(92, shutil.get_terminal_size((92, 24)).columns - 1)
+    columns = shutil.get_terminal_size((0, 0)).columns  # 0: no terminal
+    width = min(92, columns - 1) if columns else 92
     indent = " " * len(label) if indent is None else indent
     wrapped = textwrap.fill(
         text,
