@@ -315,7 +315,9 @@ case "$command" in
       echo "run.sh: ruff wants changes (above); ./run.sh fmt makes the ones it can. The tests run anyway."
     fi
     status=0
-    "$PY" -m pytest "$@" || status=$?
+    # One pytest worker per core (pytest-xdist); -n 0 after `test` runs the
+    # tests one at a time in this process, as --pdb or -s want.
+    "$PY" -m pytest -n auto "$@" || status=$?
     if [ "$status" = 0 ] && [ "$lint_ok" = false ]; then
       echo "run.sh: the tests passed, but ruff did not: run ./run.sh fmt, then ./run.sh test" >&2
       status=1
