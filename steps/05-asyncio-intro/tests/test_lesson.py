@@ -102,9 +102,13 @@ def test_06_queues():
 
 def test_07_when_it_does_not_pay():
     output = run("07_when_it_does_not_pay.py")
-    # Computing gets no faster for being async; three times faster would mean
-    # the work really overlapped.
-    assert seconds(r"speed-up from asyncio: ([\d.]+)x", output) < 1.8
+    # Computing gets no faster for being async: the gathered coroutines ran
+    # one after another, each to its end before the next began. (The order
+    # shows it whatever else the machine is doing; the printed speed-up is a
+    # timing, so it is only read, not held to a bound.)
+    order = "A starts, A ends, B starts, B ends, C starts, C ends"
+    assert f"gathered, in the order it happened: {order}\n" in output
+    assert seconds(r"speed-up from asyncio: ([\d.]+)x", output) > 0
     # A blocking call freezes the loop; the same wait in a thread does not.
     assert seconds(r"during a blocking 0.3s sleep: (\d+)", output) <= 1
     assert seconds(r"during 0.3s in a thread: +(\d+)", output) >= 3
