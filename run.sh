@@ -316,7 +316,7 @@ case "$command" in
     fi
     status=0
     # One pytest worker per core (pytest-xdist); -n 0 after `test` runs the
-    # tests one at a time in this process, as --pdb or -s want.
+    # tests one at a time in this process, as -s wants (--pdb does it itself).
     "$PY" -m pytest -n auto "$@" || status=$?
     if [ "$status" = 0 ] && [ "$lint_ok" = false ]; then
       echo "run.sh: the tests passed, but ruff did not: run ./run.sh fmt, then ./run.sh test" >&2
