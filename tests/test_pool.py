@@ -53,7 +53,10 @@ def test_a_dead_pooled_connection_is_replaced_before_the_request_sees_it(databas
                 before = await conn.scalar(text("SELECT pg_backend_pid()"))
             # The pooled connection dies while it waits in the pool.
             async with killer.connect() as conn:
-                await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": before})
+                # The timeout: it returns once the backend has exited.
+                await conn.execute(
+                    text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": before}
+                )
             await asyncio.sleep(0.2)
             async with engine.connect() as conn:  # no error: the ping replaced it
                 after = await conn.scalar(text("SELECT pg_backend_pid()"))

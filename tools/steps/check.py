@@ -242,11 +242,11 @@ def say(label: str, text: str, indent: str | None = None) -> None:
     (a name longer than a line runs past its end) and can be copied.
     """
     columns = shutil.get_terminal_size((0, 0)).columns  # 0: no terminal
-    width = min(92, columns - 1) if columns else 92
+    width = max(40, min(92, columns - 1)) if columns else 92
     indent = " " * len(label) if indent is None else indent
     wrapped = textwrap.fill(
         text,
-        max(width, 40),
+        width,
         initial_indent=label,
         subsequent_indent=indent,
         break_long_words=False,
